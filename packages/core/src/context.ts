@@ -1,0 +1,48 @@
+/**
+ * A context is an immutable value passed to every store call, like Go's `context.Context`: it carries
+ * the consistency level (which server may answer) and, optionally, an `AbortSignal`.
+ */
+
+/** `strong` reads and all writes go to the primary; `eventual` reads may be served by a replica. */
+export type ConsistencyLevel = 'strong' | 'eventual';
+
+/** The value carried through store calls. Create one with the `with*` functions below. */
+export interface Context {
+  readonly consistency: ConsistencyLevel;
+  readonly signal?: AbortSignal;
+}
+
+const background: Context = Object.freeze({ consistency: 'strong' });
+
+function derive(parent: Context | undefined, change: Partial<Context>): Context {
+  return Object.freeze({ ...(parent ?? background), ...change });
+}
+
+/** Returns a context that routes to the primary. Use it in command handlers (read, decide, append). */
+export function withStrongConsistency(ctx?: Context): Context {
+  return derive(ctx, { consistency: 'strong' });
+}
+
+/**
+ * Returns a context whose reads may be served by a replica and so may be stale. Use it only in
+ * query handlers; an append refuses it.
+ */
+export function withEventualConsistency(ctx?: Context): Context {
+  return derive(ctx, { consistency: 'eventual' });
+}
+
+/** The consistency level of `ctx`; `strong` when no context is given. */
+export function getConsistencyLevel(ctx?: Context): ConsistencyLevel {
+  return ctx?.consistency ?? 'strong';
+}
+
+/** Returns a context whose calls are cancelled when `signal` aborts. */
+export function withSignal(ctx: Context | undefined, signal: AbortSignal): Context {
+  const signals = ctx?.signal ? [ctx.signal, signal] : [signal];
+  return derive(ctx, { signal: signals.length === 1 ? signal : AbortSignal.any(signals) });
+}
+
+/** Returns a context whose calls fail with a `TimeoutError` after `ms` milliseconds. */
+export function withTimeout(ctx: Context | undefined, ms: number): Context {
+  return withSignal(ctx, AbortSignal.timeout(ms));
+}

@@ -1,0 +1,159 @@
+import { type Context, getConsistencyLevel } from './context.js';
+import type { Driver, Executor, Row, Statement } from './driver.js';
+import { toEventStoreError } from './error-mapper.js';
+import { ConcurrencyConflictError, InvalidConfigurationError, InvalidFilterError, isEventStoreError } from './errors.js';
+import type { AppendResult, EventStore, OperationReport, QueryResult, ServerRole, StoreOptions } from './event-store.js';
+import type { EventFilter } from './filter.js';
+import { routeOperation } from './routing.js';
+import { decodeBigintArray, decodeEvent } from './rows.js';
+import { MIGRATIONS } from './schema.js';
+import { buildStorableEvent, type StorableEvent } from './storable-event.js';
+import {
+  appendStatement,
+  appliedVersionsStatement,
+  migrationLockStatement,
+  migrationStepStatements,
+  migrationsTableStatements,
+  queryStatement,
+} from './statements.js';
+import { parseTableName } from './table-name.js';
+
+type Operation = OperationReport['operation'];
+
+/**
+ * Creates a store on a primary and an optional replica. Adapters call this with their drivers; it holds
+ * all behaviour: routing, the append guard, error mapping, cancellation and hooks.
+ */
+export function createEventStore(primary: Driver | undefined, replica: Driver | undefined, options: StoreOptions = {}): EventStore {
+  if (!primary) throw new InvalidConfigurationError('a primary database is required (got undefined or null)');
+  const names = parseTableName(options.tableName);
+  const fallbackToPrimary = options.replicaFallback === 'primary';
+
+  const report = (entry: Omit<OperationReport, 'durationMs'>, started: number) => {
+    try {
+      options.hooks?.onOperation?.({ ...entry, durationMs: performance.now() - started });
+    } catch {
+      // Observability never breaks a call.
+    }
+  };
+
+  /** Runs `work` against one server, mapping errors and reporting the outcome. */
+  const run = async <T>(
+    operation: Operation,
+    ctx: Context | undefined,
+    server: ServerRole,
+    fellBack: boolean,
+    work: (signal: AbortSignal | undefined) => Promise<T>,
+    count: (result: T) => number,
+  ): Promise<T> => {
+    const started = performance.now();
+    const consistency = getConsistencyLevel(ctx);
+    const signal = ctx?.signal;
+    try {
+      if (signal?.aborted) throw signal.reason;
+      const result = await work(signal);
+      report({ operation, consistency, server, fellBack, outcome: 'ok', eventCount: count(result) }, started);
+      return result;
+    } catch (error) {
+      const mapped = toEventStoreError(operation, server, error, signal);
+      const outcome = mapped instanceof ConcurrencyConflictError ? 'conflict' : 'error';
+      report({ operation, consistency, server, fellBack, outcome, errorCode: mapped.code, eventCount: 0 }, started);
+      throw mapped;
+    }
+  };
+
+  const readOn = (driver: Driver, filter: EventFilter, barrier: boolean, signal: AbortSignal | undefined) =>
+    raceSignal(driver.query(queryStatement(names, filter, barrier), signal ? { signal } : {}), signal).then(
+      ({ rows }) => toQueryResult(rows),
+    );
+
+  return Object.freeze({
+    tableName: names.table,
+
+    async migrate(ctx?: Context): Promise<void> {
+      await run('eventstore.migrate', ctx, 'primary', false, () => primary.transaction((tx) => migrateIn(tx)), () => 0);
+    },
+
+    async query(ctx: Context | undefined, filter: EventFilter): Promise<QueryResult> {
+      assertFilter(filter);
+      const consistency = getConsistencyLevel(ctx);
+      const server = routeOperation('query', consistency, replica !== undefined);
+      const count = (result: QueryResult) => result.events.length;
+      if (server === 'primary') {
+        return run('eventstore.query', ctx, 'primary', false, (signal) => readOn(primary, filter, consistency === 'strong', signal), count);
+      }
+      try {
+        return await run('eventstore.query', ctx, 'replica', false, (signal) => readOn(replica as Driver, filter, false, signal), count);
+      } catch (error) {
+        if (!fallbackToPrimary || !isEventStoreError(error, 'REPLICA_UNAVAILABLE')) throw error;
+        return run('eventstore.query', ctx, 'primary', true, (signal) => readOn(primary, filter, false, signal), count);
+      }
+    },
+
+    async append(
+      ctx: Context | undefined,
+      filter: EventFilter,
+      expectedMaxSequenceNumber: bigint,
+      ...events: StorableEvent[]
+    ): Promise<AppendResult> {
+      routeOperation('append', getConsistencyLevel(ctx), replica !== undefined);
+      assertFilter(filter);
+      if (typeof expectedMaxSequenceNumber !== 'bigint' || expectedMaxSequenceNumber < 0n) {
+        throw new InvalidFilterError('append: expectedMaxSequenceNumber must be a non-negative bigint');
+      }
+      const storable = events.map((event) => buildStorableEvent(event));
+      if (storable.length === 0) return { sequenceNumbers: [] };
+      const statement = appendStatement(names, filter, expectedMaxSequenceNumber, storable);
+      return run(
+        'eventstore.append',
+        ctx,
+        'primary',
+        false,
+        // Not raced against the signal: the driver cancels the statement on the server, and the call
+        // reports what the database did, so an abort can never hide a committed append.
+        async (signal) => toAppendResult(await primary.query(statement, signal ? { signal } : {}), expectedMaxSequenceNumber),
+        (result) => result.sequenceNumbers.length,
+      );
+    },
+  });
+
+  async function migrateIn(tx: Executor): Promise<void> {
+    const exec = (statement: Statement) => tx.query(statement);
+    await exec(migrationLockStatement(names));
+    for (const statement of migrationsTableStatements(names)) await exec(statement);
+    const { rows } = await exec(appliedVersionsStatement(names));
+    const applied = new Set(rows.map((row) => Number(row.version)));
+    for (const migration of MIGRATIONS) {
+      if (applied.has(migration.version)) continue;
+      for (const statement of migrationStepStatements(names, migration.version)) await exec(statement);
+    }
+  }
+}
+
+function toQueryResult(rows: readonly Row[]): QueryResult {
+  const events = rows.map(decodeEvent);
+  return { events, maxSequenceNumber: events.at(-1)?.sequenceNumber ?? 0n };
+}
+
+function toAppendResult({ rows }: { rows: readonly Row[] }, expected: bigint): AppendResult {
+  const [row] = rows;
+  const positions = row?.sequence_numbers;
+  if (typeof positions !== 'string') throw new ConcurrencyConflictError(expected, BigInt(row?.max_sequence_number ?? -1));
+  return { sequenceNumbers: decodeBigintArray(positions) };
+}
+
+function assertFilter(filter: EventFilter): void {
+  if (!filter || !Array.isArray(filter.items)) {
+    throw new InvalidFilterError('expected a filter built with buildEventFilter()');
+  }
+}
+
+/** Rejects as soon as `signal` aborts; the driver is asked to cancel the statement too. */
+function raceSignal<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (!signal) return promise;
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
+}

@@ -1,0 +1,34 @@
+/**
+ * The contract between `@es/core` and a driver adapter. Core builds every statement and maps every
+ * error; an adapter only moves statements to its driver and rows back.
+ */
+
+/** One SQL statement with its bind parameters. Every value is a string or null, cast in the SQL. */
+export interface Statement {
+  /** SQL text with `$1..$n` placeholders. Never contains a caller's value. */
+  readonly text: string;
+  /** Bind parameters, in placeholder order. */
+  readonly values: readonly (string | null)[];
+  /** A stable name for the statement shape (e.g. `es.append`), for drivers that prepare or trace. */
+  readonly name: string;
+}
+
+/** A row as core receives it: every column is selected as text, so all drivers return the same shape. */
+export type Row = Readonly<Record<string, string | null>>;
+
+/** Runs one statement. */
+export interface Executor {
+  /**
+   * Runs `statement` and resolves with its rows. `signal`, when given, should abort the call; core
+   * also races the call against the signal, so a driver that cannot cancel is still safe to use.
+   */
+  query(statement: Statement, options?: { readonly signal?: AbortSignal }): Promise<{ rows: readonly Row[] }>;
+}
+
+/** A database connection pool as core sees it. */
+export interface Driver extends Executor {
+  /** Short name of the driver, used in spans, logs and error messages (`pg`, `postgres.js`, ...). */
+  readonly name: string;
+  /** Runs `fn` inside one transaction on one connection: commit when it resolves, roll back when it throws. */
+  transaction<T>(fn: (tx: Executor) => Promise<T>): Promise<T>;
+}

@@ -1,0 +1,61 @@
+import type { ServerRole } from './event-store.js';
+import {
+  AbortedError,
+  ConnectionFailedError,
+  EventStoreError,
+  QueryFailedError,
+  ReadOnlyPrimaryError,
+  ReplicaUnavailableError,
+  SchemaMissingError,
+  TimeoutError,
+} from './errors.js';
+
+/** Node socket errors that mean the server could not be reached or dropped the connection. */
+const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EHOSTUNREACH', 'EAI_AGAIN']);
+
+/** Driver messages (pg, postgres.js, neon) for a connection that failed, timed out or closed. */
+const CONNECTION_MESSAGE =
+  /connection (terminated|timeout|closed|ended|refused)|timeout expired|CONNECTION_(CLOSED|ENDED|DESTROYED)|CONNECT_TIMEOUT|Client has encountered a connection error|socket hang up|websocket/i;
+
+/** The SQLSTATE of a driver error, when it carries one. */
+export function sqlStateOf(error: unknown): string | undefined {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) ? code : undefined;
+}
+
+function isConnectionFailure(error: unknown, sqlState: string | undefined): boolean {
+  if (sqlState) return sqlState.startsWith('08') || sqlState === '57P01' || sqlState === '57P02' || sqlState === '57P03';
+  const { code, errno, message } = (error ?? {}) as { code?: unknown; errno?: unknown; message?: unknown };
+  if (typeof code === 'string' && (NETWORK_CODES.has(code) || CONNECTION_MESSAGE.test(code))) return true;
+  if (typeof errno === 'string' && NETWORK_CODES.has(errno)) return true;
+  if (error instanceof AggregateError) return error.errors.some((inner) => isConnectionFailure(inner, sqlStateOf(inner)));
+  return typeof message === 'string' && CONNECTION_MESSAGE.test(message);
+}
+
+/**
+ * Turns anything a driver threw into the typed error family. The one place that knows SQLSTATEs:
+ * adapters pass driver errors through untouched. Messages never contain values; the driver error is
+ * kept as `cause`.
+ */
+export function toEventStoreError(
+  operation: string,
+  server: ServerRole,
+  error: unknown,
+  signal?: AbortSignal,
+): EventStoreError {
+  if (error instanceof EventStoreError) return error;
+  if (signal?.aborted) {
+    const reason = signal.reason as { name?: string } | undefined;
+    return reason?.name === 'TimeoutError' ? new TimeoutError(operation, error) : new AbortedError(operation, error);
+  }
+  const sqlState = sqlStateOf(error);
+  if (sqlState === '25006') return new ReadOnlyPrimaryError(operation, error);
+  if (sqlState === '57014' || sqlState === '55P03') return new TimeoutError(operation, error);
+  if (sqlState === '42P01' || sqlState === '42883' || sqlState === '3F000') return new SchemaMissingError(operation, error);
+  if (isConnectionFailure(error, sqlState)) {
+    return server === 'replica'
+      ? new ReplicaUnavailableError(operation, error)
+      : new ConnectionFailedError(operation, server, error);
+  }
+  return new QueryFailedError(operation, sqlState, error);
+}

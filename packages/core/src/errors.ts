@@ -1,0 +1,163 @@
+/**
+ * The error family. Every error is an `EventStoreError` with a string `code`; messages name the
+ * operation and never contain parameter values or payloads. Use `isEventStoreError(e, code)` or
+ * `instanceof` to tell them apart.
+ */
+
+/** Every `code` an `EventStoreError` can have. */
+export type EventStoreErrorCode =
+  | 'CONCURRENCY_CONFLICT'
+  | 'INVALID_FILTER'
+  | 'INVALID_EVENT'
+  | 'INVALID_CONFIGURATION'
+  | 'CONSISTENCY_VIOLATION'
+  | 'REPLICA_UNAVAILABLE'
+  | 'READ_ONLY_PRIMARY'
+  | 'ABORTED'
+  | 'TIMEOUT'
+  | 'SCHEMA_MISSING'
+  | 'CONNECTION_FAILED'
+  | 'QUERY_FAILED';
+
+/** Base class of every error thrown by the store. */
+export class EventStoreError extends Error {
+  /** A stable, machine-readable discriminator. */
+  readonly code: EventStoreErrorCode;
+  /** `true` when retrying the same call later may succeed (lost connection, timeout, conflict). */
+  readonly retryable: boolean;
+
+  constructor(code: EventStoreErrorCode, message: string, options?: { cause?: unknown; retryable?: boolean }) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.name = new.target.name;
+    this.code = code;
+    this.retryable = options?.retryable ?? false;
+  }
+}
+
+/** Narrows `error` to an `EventStoreError`, optionally with the given `code`. Works across package copies. */
+export function isEventStoreError<C extends EventStoreErrorCode>(
+  error: unknown,
+  code?: C,
+): error is EventStoreError & { code: C } {
+  if (typeof error !== 'object' || error === null) return false;
+  const candidate = error as { code?: unknown; retryable?: unknown };
+  const known = error instanceof EventStoreError || (typeof candidate.code === 'string' && typeof candidate.retryable === 'boolean');
+  return known && (code === undefined || candidate.code === code);
+}
+
+/**
+ * The boundary changed since it was read: an event matching the append's filter now exists above the
+ * expected position. Nothing was inserted. Re-read, decide again, and retry.
+ */
+export class ConcurrencyConflictError extends EventStoreError {
+  /** The maximum position the caller expected. */
+  readonly expectedMaxSequenceNumber: bigint;
+  /** The maximum position the store found for the filter. */
+  readonly actualMaxSequenceNumber: bigint;
+
+  constructor(expected: bigint, actual: bigint) {
+    super(
+      'CONCURRENCY_CONFLICT',
+      `append: concurrency conflict, the filter's maximum sequence number is ${actual}, expected ${expected}; nothing was appended`,
+      { retryable: true },
+    );
+    this.expectedMaxSequenceNumber = expected;
+    this.actualMaxSequenceNumber = actual;
+  }
+}
+
+/** The filter cannot be used as given (an item left empty after sanitising, bounds that exclude each other). */
+export class InvalidFilterError extends EventStoreError {
+  constructor(message: string) {
+    super('INVALID_FILTER', `invalid filter: ${message}`);
+  }
+}
+
+/** An event given to `append` is not storable. */
+export class InvalidEventError extends EventStoreError {
+  constructor(message: string) {
+    super('INVALID_EVENT', `invalid event: ${message}`);
+  }
+}
+
+/** The store was constructed with invalid arguments (missing primary, bad table name, ...). */
+export class InvalidConfigurationError extends EventStoreError {
+  constructor(message: string) {
+    super('INVALID_CONFIGURATION', message);
+  }
+}
+
+/** A call broke a routing rule, e.g. an append with an eventual-consistency context. */
+export class ConsistencyViolationError extends EventStoreError {
+  constructor(message: string) {
+    super('CONSISTENCY_VIOLATION', message);
+  }
+}
+
+/** The replica could not serve an eventual read (down, unreachable, or broke the connection). */
+export class ReplicaUnavailableError extends EventStoreError {
+  constructor(operation: string, cause: unknown) {
+    super('REPLICA_UNAVAILABLE', `${operation}: the replica is unavailable; strong reads and appends still use the primary`, {
+      cause,
+      retryable: true,
+    });
+  }
+}
+
+/**
+ * A write reached a read-only server (SQLSTATE 25006). The server configured as primary is a standby:
+ * the primary and replica were probably swapped, or a failover happened.
+ */
+export class ReadOnlyPrimaryError extends EventStoreError {
+  constructor(operation: string, cause: unknown) {
+    super(
+      'READ_ONLY_PRIMARY',
+      `${operation}: the server configured as primary is read-only (SQLSTATE 25006); were the primary and replica swapped?`,
+      { cause },
+    );
+  }
+}
+
+/** The call was cancelled through the context's `AbortSignal`. Nothing was appended. */
+export class AbortedError extends EventStoreError {
+  constructor(operation: string, cause: unknown) {
+    super('ABORTED', `${operation}: cancelled`, { cause });
+  }
+}
+
+/** The call ran out of time (a context timeout, a statement timeout or a connect timeout). */
+export class TimeoutError extends EventStoreError {
+  constructor(operation: string, cause: unknown) {
+    super('TIMEOUT', `${operation}: timed out`, { cause, retryable: true });
+  }
+}
+
+/** The events table or its functions are missing or outdated: run `store.migrate()`. */
+export class SchemaMissingError extends EventStoreError {
+  constructor(operation: string, cause: unknown) {
+    super('SCHEMA_MISSING', `${operation}: the event store schema is missing or outdated; run store.migrate()`, { cause });
+  }
+}
+
+/** The server could not be reached or the connection broke. */
+export class ConnectionFailedError extends EventStoreError {
+  constructor(operation: string, server: string, cause: unknown) {
+    super('CONNECTION_FAILED', `${operation}: the ${server} could not be reached or closed the connection`, {
+      cause,
+      retryable: true,
+    });
+  }
+}
+
+/** Any other database error; `sqlState` holds PostgreSQL's SQLSTATE when there is one. */
+export class QueryFailedError extends EventStoreError {
+  /** PostgreSQL's SQLSTATE, when the server sent one. */
+  readonly sqlState: string | undefined;
+
+  constructor(operation: string, sqlState: string | undefined, cause: unknown) {
+    super('QUERY_FAILED', `${operation}: the database reported an error${sqlState ? ` (SQLSTATE ${sqlState})` : ''}`, {
+      cause,
+    });
+    this.sqlState = sqlState;
+  }
+}

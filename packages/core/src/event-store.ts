@@ -1,0 +1,82 @@
+import type { Context, ConsistencyLevel } from './context.js';
+import type { EventFilter } from './filter.js';
+import type { StorableEvent, StoredEvent } from './storable-event.js';
+
+/** What `query` returns. */
+export interface QueryResult {
+  /** The matching events in ascending position order. */
+  readonly events: readonly StoredEvent[];
+  /** The position of the last returned event; `0n` when none matched. Pass it to `append`. */
+  readonly maxSequenceNumber: bigint;
+}
+
+/** What `append` returns. */
+export interface AppendResult {
+  /** The positions given to the appended events, in argument order (ascending). Empty for zero events. */
+  readonly sequenceNumbers: readonly bigint[];
+}
+
+/** Which server answered a call. */
+export type ServerRole = 'primary' | 'replica';
+
+/** Reported once per store call through `StoreOptions.hooks.onOperation`. */
+export interface OperationReport {
+  /** `eventstore.query`, `eventstore.append` or `eventstore.migrate`, like the Go original's span names. */
+  readonly operation: 'eventstore.query' | 'eventstore.append' | 'eventstore.migrate';
+  /** The consistency the caller asked for. */
+  readonly consistency: ConsistencyLevel;
+  /** The server that served (or failed) the call. */
+  readonly server: ServerRole;
+  /** `true` when an eventual read went to the primary because the replica failed and `replicaFallback` allowed it. */
+  readonly fellBack: boolean;
+  /** `ok`, `conflict` (append refused by the guard) or `error`. */
+  readonly outcome: 'ok' | 'conflict' | 'error';
+  /** The error's `code` when `outcome` is `error`. */
+  readonly errorCode?: string;
+  /** Events returned (query) or appended (append). */
+  readonly eventCount: number;
+  readonly durationMs: number;
+}
+
+/** Observability hooks. A hook that throws is ignored: observability never breaks a call. */
+export interface ObservabilityHooks {
+  onOperation?(report: OperationReport): void;
+}
+
+/** Options every adapter factory accepts. */
+export interface StoreOptions {
+  /**
+   * The events table: a plain or schema-qualified identifier (`events`, `app.events`), letters,
+   * digits and underscores, starting with a letter or underscore. Default `events`.
+   */
+  readonly tableName?: string;
+  /** Observability hooks. */
+  readonly hooks?: ObservabilityHooks;
+  /**
+   * What an eventual read does when the replica fails: `none` (default) throws
+   * `ReplicaUnavailableError`; `primary` retries the read on the primary and reports `fellBack`.
+   */
+  readonly replicaFallback?: 'none' | 'primary';
+}
+
+/** The event store. Adapters create it; the methods are the same for every driver. */
+export interface EventStore {
+  /** Creates or updates the schema on the primary. Idempotent and safe to run concurrently. */
+  migrate(ctx?: Context): Promise<void>;
+  /** Reads the events matching `filter`, in position order, from the server the context routes to. */
+  query(ctx: Context | undefined, filter: EventFilter): Promise<QueryResult>;
+  /**
+   * Appends `events` atomically if, and only if, the largest position matching `filter` is still
+   * `expectedMaxSequenceNumber` (and stays so until the append commits); otherwise throws
+   * `ConcurrencyConflictError` and appends nothing. Always runs on the primary; an eventual context
+   * is refused.
+   */
+  append(
+    ctx: Context | undefined,
+    filter: EventFilter,
+    expectedMaxSequenceNumber: bigint,
+    ...events: StorableEvent[]
+  ): Promise<AppendResult>;
+  /** The qualified, quoted table name the store uses. */
+  readonly tableName: string;
+}

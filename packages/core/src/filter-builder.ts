@@ -1,0 +1,454 @@
+/**
+ * `buildEventFilter()`: a type-state builder for `EventFilter`. Every step returns a new frozen object
+ * that offers only the steps allowed next, so an invalid order (finalizing an empty item, mixing a time
+ * bound with the sequence bound, ...) does not compile. JavaScript callers get the same checks at run time:
+ * a missing method is a `TypeError`, a bad argument an `InvalidFilterError`.
+ *
+ * ```ts
+ * const filter = buildEventFilter()
+ *   .matching()
+ *   .anyEventTypeOf('BookCopyLentToReader', 'BookCopyReturnedByReader')
+ *   .andAllPredicatesOf(P('bookId', 'b-1'), P('readerId', 'r-1'))
+ *   .orMatching()
+ *   .anyEventTypeOf('BookCopyRemovedFromCirculation')
+ *   .andAnyPredicateOf(P('bookId', 'b-1'))
+ *   .finalize();
+ * ```
+ *
+ * Sanitising, applied to each item:
+ * - event types: empty strings are dropped; the rest are sorted (UTF-16 code-unit order) and de-duplicated;
+ * - predicates: those with an empty key are dropped; the rest are sorted by key, then by the canonical JSON
+ *   of the value (see `canonicalJson`), and de-duplicated on that pair. Unlike the Go original, a predicate
+ *   whose value is the empty STRING is kept: `""` is a legitimate JSON value and `{"k": ""}` a legitimate
+ *   containment test. Only an empty key is dropped;
+ * - an item left with neither event types nor predicates is an `InvalidFilterError`, never a silent
+ *   match-everything (use `matchingAnyEvent()` for that).
+ *
+ * Predicate values must be JSON: strings, finite numbers, booleans, `null`, arrays and plain objects, with
+ * no NUL character (`\u0000`) and no lone surrogate in any string or key (PostgreSQL's jsonb cannot store
+ * them). Values are deep-copied and frozen, dates are copied: the filter never changes when the caller
+ * later mutates what it passed in. Error messages name the predicate key, never the value.
+ */
+import { InvalidFilterError } from './errors.js';
+import { type EventFilter, type FilterItem, type JsonValue, P, type Predicate } from './filter.js';
+
+/** The first step: start an item, accept every event, or bound a filter that has no items. */
+export interface EventFilterBuilder {
+  /** Starts the first item. */
+  matching(): EmptyFilterItemBuilder;
+  /** A filter with no items and no bounds: it matches every event. */
+  matchingAnyEvent(): EventFilter;
+  /** A filter with no items that matches every event that occurred at or after `date`. */
+  occurredFrom(date: Date): OccurredFromFilterBuilder;
+  /** A filter with no items that matches every event that occurred at or before `date`. */
+  occurredUntil(date: Date): FinalFilterBuilder;
+  /** A filter with no items that matches every event positioned strictly above `sequenceNumber`. */
+  withSequenceNumberHigherThan(sequenceNumber: bigint): FinalFilterBuilder;
+}
+
+/** An item that has neither event types nor predicates yet: give it one of the two. */
+export interface EmptyFilterItemBuilder {
+  /** The event's type must be one of `eventTypes`. */
+  anyEventTypeOf(...eventTypes: [string, ...string[]]): FilterItemBuilderLackingPredicates;
+  /** At least one of `predicates` must hold (OR). */
+  anyPredicateOf(...predicates: [Predicate, ...Predicate[]]): FilterItemBuilderLackingEventTypes;
+  /** Every one of `predicates` must hold (AND). */
+  allPredicatesOf(...predicates: [Predicate, ...Predicate[]]): FilterItemBuilderLackingEventTypes;
+}
+
+/**
+ * An item with event types: add a predicate group, or leave it as it is (any payload) and go on like a
+ * `CompletedFilterItemBuilder`.
+ */
+export interface FilterItemBuilderLackingPredicates extends CompletedFilterItemBuilder {
+  /** At least one of `predicates` must hold (OR), in addition to the event types. */
+  andAnyPredicateOf(...predicates: [Predicate, ...Predicate[]]): CompletedFilterItemBuilder;
+  /** Every one of `predicates` must hold (AND), in addition to the event types. */
+  andAllPredicatesOf(...predicates: [Predicate, ...Predicate[]]): CompletedFilterItemBuilder;
+}
+
+/**
+ * An item with a predicate group: restrict it to event types, or leave it as it is (any type) and go on
+ * like a `CompletedFilterItemBuilder`.
+ */
+export interface FilterItemBuilderLackingEventTypes extends CompletedFilterItemBuilder {
+  /** The event's type must also be one of `eventTypes`. */
+  andAnyEventTypeOf(...eventTypes: [string, ...string[]]): CompletedFilterItemBuilder;
+}
+
+/**
+ * An item that can be closed: start another item (OR), add a bound, or finalize. Closing an item left
+ * empty by sanitising throws `InvalidFilterError`.
+ */
+export interface CompletedFilterItemBuilder {
+  /** Closes this item and starts another one; an event matching either item matches the filter. */
+  orMatching(): EmptyFilterItemBuilder;
+  /** Closes this item and returns the filter. */
+  finalize(): EventFilter;
+  /** Closes this item; only events that occurred at or after `date` match. */
+  occurredFrom(date: Date): OccurredFromFilterBuilder;
+  /** Closes this item; only events that occurred at or before `date` match. */
+  occurredUntil(date: Date): FinalFilterBuilder;
+  /** Closes this item; only events positioned strictly above `sequenceNumber` match. */
+  withSequenceNumberHigherThan(sequenceNumber: bigint): FinalFilterBuilder;
+}
+
+/** A filter with a lower time bound: add the upper time bound or finalize. */
+export interface OccurredFromFilterBuilder {
+  /** Only events that occurred at or before `date` match; `date` must not be earlier than the lower bound. */
+  andOccurredUntil(date: Date): FinalFilterBuilder;
+  /** Returns the filter. */
+  finalize(): EventFilter;
+}
+
+/** A filter that is complete (after `occurredUntil`, `andOccurredUntil` or the sequence bound). */
+export interface FinalFilterBuilder {
+  /** Returns the filter. */
+  finalize(): EventFilter;
+}
+
+/** Starts building an `EventFilter`. */
+export function buildEventFilter(): EventFilterBuilder {
+  return Object.freeze({
+    matching: () => emptyItemBuilder(NO_ITEMS),
+    matchingAnyEvent: () => makeFilter(NO_ITEMS, {}),
+    occurredFrom: (date: unknown) => occurredFromBuilder(NO_ITEMS, checkedDate(date, 'occurredFrom')),
+    occurredUntil: (date: unknown) =>
+      finalBuilder(NO_ITEMS, { occurredUntil: checkedDate(date, 'occurredUntil') }),
+    withSequenceNumberHigherThan: (sequenceNumber: unknown) =>
+      finalBuilder(NO_ITEMS, { sequenceNumberHigherThan: checkedSequenceNumber(sequenceNumber) }),
+  });
+}
+
+/**
+ * A deterministic JSON text for a JSON value: object keys sorted in UTF-16 code-unit order, no whitespace,
+ * strings and numbers as `JSON.stringify` writes them (so `1` and `1.0` give the same text). Array order is
+ * kept. Two values have the same canonical JSON exactly when they are equal JSON values.
+ */
+export function canonicalJson(value: JsonValue): string {
+  if (value === null || typeof value !== 'object') return JSON.stringify(value);
+  if (isJsonArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  const keys = Object.keys(value).sort(compareCodeUnits);
+  return `{${keys.map((key) => `${JSON.stringify(key)}:${canonicalJson(value[key] as JsonValue)}`).join(',')}}`;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Builder states. Each holds the closed items (a frozen array, shared but never mutated) and, for the item
+// states, the open item. Every method returns a new object, so branching from one state twice is safe.
+
+type Items = readonly FilterItem[];
+
+interface Bounds {
+  readonly occurredFrom?: Date;
+  readonly occurredUntil?: Date;
+  readonly sequenceNumberHigherThan?: bigint;
+}
+
+/** An open item: its parts are already sanitised; whether it is empty is checked when it is closed. */
+interface OpenItem {
+  readonly eventTypes: readonly string[];
+  readonly predicates: readonly Predicate[];
+  readonly allPredicatesMustMatch: boolean;
+}
+
+const NO_ITEMS: Items = Object.freeze([]);
+const NO_TYPES: readonly string[] = Object.freeze([]);
+const NO_PREDICATES: readonly Predicate[] = Object.freeze([]);
+
+/** The largest PostgreSQL `bigint`: no position can be higher. */
+const MAX_SEQUENCE_NUMBER = 9223372036854775807n;
+
+function emptyItemBuilder(items: Items): EmptyFilterItemBuilder {
+  return Object.freeze({
+    anyEventTypeOf: (...eventTypes: unknown[]) =>
+      lackingPredicatesBuilder(items, sanitizeEventTypes(eventTypes, 'anyEventTypeOf')),
+    anyPredicateOf: (...predicates: unknown[]) =>
+      lackingEventTypesBuilder(items, sanitizePredicates(predicates, 'anyPredicateOf'), false),
+    allPredicatesOf: (...predicates: unknown[]) =>
+      lackingEventTypesBuilder(items, sanitizePredicates(predicates, 'allPredicatesOf'), true),
+  });
+}
+
+function lackingPredicatesBuilder(
+  items: Items,
+  eventTypes: readonly string[],
+): FilterItemBuilderLackingPredicates {
+  return Object.freeze({
+    ...completedItemMethods(items, { eventTypes, predicates: NO_PREDICATES, allPredicatesMustMatch: true }),
+    andAnyPredicateOf: (...predicates: unknown[]) =>
+      completedItemBuilder(items, {
+        eventTypes,
+        predicates: sanitizePredicates(predicates, 'andAnyPredicateOf'),
+        allPredicatesMustMatch: false,
+      }),
+    andAllPredicatesOf: (...predicates: unknown[]) =>
+      completedItemBuilder(items, {
+        eventTypes,
+        predicates: sanitizePredicates(predicates, 'andAllPredicatesOf'),
+        allPredicatesMustMatch: true,
+      }),
+  });
+}
+
+function lackingEventTypesBuilder(
+  items: Items,
+  predicates: readonly Predicate[],
+  allPredicatesMustMatch: boolean,
+): FilterItemBuilderLackingEventTypes {
+  return Object.freeze({
+    ...completedItemMethods(items, { eventTypes: NO_TYPES, predicates, allPredicatesMustMatch }),
+    andAnyEventTypeOf: (...eventTypes: unknown[]) =>
+      completedItemBuilder(items, {
+        eventTypes: sanitizeEventTypes(eventTypes, 'andAnyEventTypeOf'),
+        predicates,
+        allPredicatesMustMatch,
+      }),
+  });
+}
+
+function completedItemBuilder(items: Items, item: OpenItem): CompletedFilterItemBuilder {
+  return Object.freeze(completedItemMethods(items, item));
+}
+
+function completedItemMethods(items: Items, item: OpenItem): CompletedFilterItemBuilder {
+  return {
+    orMatching: () => emptyItemBuilder(closeItem(items, item)),
+    finalize: () => makeFilter(closeItem(items, item), {}),
+    occurredFrom: (date: unknown) => {
+      const from = checkedDate(date, 'occurredFrom');
+      return occurredFromBuilder(closeItem(items, item), from);
+    },
+    occurredUntil: (date: unknown) => {
+      const until = checkedDate(date, 'occurredUntil');
+      return finalBuilder(closeItem(items, item), { occurredUntil: until });
+    },
+    withSequenceNumberHigherThan: (sequenceNumber: unknown) => {
+      const bound = checkedSequenceNumber(sequenceNumber);
+      return finalBuilder(closeItem(items, item), { sequenceNumberHigherThan: bound });
+    },
+  };
+}
+
+function occurredFromBuilder(items: Items, occurredFrom: Date): OccurredFromFilterBuilder {
+  return Object.freeze({
+    andOccurredUntil: (date: unknown) => {
+      const occurredUntil = checkedDate(date, 'andOccurredUntil');
+      if (occurredFrom.getTime() > occurredUntil.getTime()) {
+        throw new InvalidFilterError('andOccurredUntil(): the upper time bound is earlier than occurredFrom');
+      }
+      return finalBuilder(items, { occurredFrom, occurredUntil });
+    },
+    finalize: () => makeFilter(items, { occurredFrom }),
+  });
+}
+
+function finalBuilder(items: Items, bounds: Bounds): FinalFilterBuilder {
+  return Object.freeze({ finalize: () => makeFilter(items, bounds) });
+}
+
+/** Appends the open item to the closed ones, refusing an item that sanitising left empty. */
+function closeItem(items: Items, item: OpenItem): Items {
+  if (item.eventTypes.length === 0 && item.predicates.length === 0) {
+    throw new InvalidFilterError(
+      `item #${items.length + 1} has no event types and no predicates left after sanitising (empty event ` +
+        'types and predicates with an empty key are dropped); use matchingAnyEvent() to match every event',
+    );
+  }
+  const closed: FilterItem = Object.freeze({
+    eventTypes: item.eventTypes,
+    predicates: item.predicates,
+    // Without predicates the group does not restrict the payload; normalise the flag for determinism.
+    allPredicatesMustMatch: item.predicates.length === 0 ? true : item.allPredicatesMustMatch,
+  });
+  return Object.freeze([...items, closed]);
+}
+
+function makeFilter(items: Items, bounds: Bounds): EventFilter {
+  const filter: {
+    items: Items;
+    occurredFrom?: Date;
+    occurredUntil?: Date;
+    sequenceNumberHigherThan?: bigint;
+  } = {
+    items,
+  };
+  // Each filter gets its own Date copies: a Date's time cannot be frozen.
+  if (bounds.occurredFrom !== undefined) filter.occurredFrom = frozenDate(bounds.occurredFrom);
+  if (bounds.occurredUntil !== undefined) filter.occurredUntil = frozenDate(bounds.occurredUntil);
+  if (bounds.sequenceNumberHigherThan !== undefined) {
+    filter.sequenceNumberHigherThan = bounds.sequenceNumberHigherThan;
+  }
+  return Object.freeze(filter);
+}
+
+function frozenDate(date: Date): Date {
+  return Object.freeze(new Date(date.getTime()));
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Validation and sanitising.
+
+function checkedDate(date: unknown, method: string): Date {
+  if (!(date instanceof Date) || Number.isNaN(date.getTime())) {
+    throw new InvalidFilterError(`${method}() needs a valid Date`);
+  }
+  return new Date(date.getTime());
+}
+
+function checkedSequenceNumber(sequenceNumber: unknown): bigint {
+  if (typeof sequenceNumber !== 'bigint') {
+    throw new InvalidFilterError('withSequenceNumberHigherThan() needs a bigint');
+  }
+  if (sequenceNumber < 0n || sequenceNumber > MAX_SEQUENCE_NUMBER) {
+    throw new InvalidFilterError(
+      'withSequenceNumberHigherThan() needs a bigint between 0 and 9223372036854775807 (PostgreSQL bigint)',
+    );
+  }
+  return sequenceNumber;
+}
+
+function sanitizeEventTypes(eventTypes: readonly unknown[], method: string): readonly string[] {
+  if (eventTypes.length === 0) throw new InvalidFilterError(`${method}() needs at least one event type`);
+  const kept: string[] = [];
+  eventTypes.forEach((eventType, index) => {
+    if (typeof eventType !== 'string') {
+      throw new InvalidFilterError(`${method}(): event type #${index + 1} is not a string`);
+    }
+    const problem = textProblem(eventType);
+    if (problem !== undefined)
+      throw new InvalidFilterError(`${method}(): event type #${index + 1} ${problem}`);
+    if (eventType !== '') kept.push(eventType);
+  });
+  kept.sort(compareCodeUnits);
+  return Object.freeze(kept.filter((eventType, index) => index === 0 || eventType !== kept[index - 1]));
+}
+
+interface SortablePredicate {
+  readonly predicate: Predicate;
+  readonly canonicalValue: string;
+}
+
+function sanitizePredicates(predicates: readonly unknown[], method: string): readonly Predicate[] {
+  if (predicates.length === 0) throw new InvalidFilterError(`${method}() needs at least one predicate`);
+  const kept: SortablePredicate[] = [];
+  predicates.forEach((candidate, index) => {
+    if (
+      typeof candidate !== 'object' ||
+      candidate === null ||
+      !('key' in candidate) ||
+      !('value' in candidate)
+    ) {
+      throw new InvalidFilterError(
+        `${method}(): predicate #${index + 1} is not a predicate; create it with P()`,
+      );
+    }
+    const { key } = candidate;
+    if (typeof key !== 'string')
+      throw new InvalidFilterError(`${method}(): predicate #${index + 1} has no string key`);
+    const keyProblem = textProblem(key);
+    if (keyProblem !== undefined)
+      throw new InvalidFilterError(`${method}(): predicate key ${describeKey(key)} ${keyProblem}`);
+    // The value is checked even when the key is empty: a non-JSON value is a bug worth reporting.
+    const value = copyJson(candidate.value, key, new Set());
+    if (key !== '') kept.push({ predicate: P(key, value), canonicalValue: canonicalJson(value) });
+  });
+  kept.sort(
+    (a, b) =>
+      compareCodeUnits(a.predicate.key, b.predicate.key) ||
+      compareCodeUnits(a.canonicalValue, b.canonicalValue),
+  );
+  const unique = kept.filter((entry, index) => {
+    const previous = index === 0 ? undefined : kept[index - 1];
+    return (
+      previous?.predicate.key !== entry.predicate.key || previous.canonicalValue !== entry.canonicalValue
+    );
+  });
+  return Object.freeze(unique.map((entry) => entry.predicate));
+}
+
+/** Validates `value` as JSON and returns a frozen deep copy; errors name the predicate key, not the value. */
+function copyJson(value: unknown, key: string, ancestors: Set<object>): JsonValue {
+  const fail = (problem: string): never => {
+    throw new InvalidFilterError(`the value of predicate ${describeKey(key)} ${problem}`);
+  };
+  switch (typeof value) {
+    case 'boolean':
+      return value;
+    case 'number':
+      return Number.isFinite(value)
+        ? value
+        : fail('holds a number that is not finite; JSON has no NaN or Infinity');
+    case 'string': {
+      const problem = textProblem(value);
+      return problem === undefined ? value : fail(`holds a string that ${problem}`);
+    }
+    case 'object': {
+      if (value === null) return null;
+      if (ancestors.has(value)) return fail('is circular');
+      ancestors.add(value);
+      const copy = Array.isArray(value)
+        ? copyJsonArray(value, key, ancestors, fail)
+        : copyJsonObject(value, key, ancestors, fail);
+      ancestors.delete(value);
+      return copy;
+    }
+    default:
+      return fail(`is not JSON: it holds a value of type ${typeof value}`);
+  }
+}
+
+function copyJsonArray(
+  array: readonly unknown[],
+  key: string,
+  ancestors: Set<object>,
+  fail: (problem: string) => never,
+): JsonValue {
+  const copy: JsonValue[] = [];
+  for (let index = 0; index < array.length; index++) {
+    if (!(index in array)) fail('is a sparse array; JSON arrays have no holes');
+    copy.push(copyJson(array[index], key, ancestors));
+  }
+  return Object.freeze(copy);
+}
+
+function copyJsonObject(
+  object: object,
+  key: string,
+  ancestors: Set<object>,
+  fail: (problem: string) => never,
+): JsonValue {
+  const prototype: unknown = Object.getPrototypeOf(object);
+  if (prototype !== Object.prototype && prototype !== null) {
+    fail('holds an object that is not a plain object (a Date, Map, class instance, ...)');
+  }
+  const entries = Object.entries(object).map(([name, member]): [string, JsonValue] => {
+    const problem = textProblem(name);
+    if (problem !== undefined) fail(`holds an object key that ${problem}`);
+    if (member === undefined) fail('holds a property that is undefined; JSON has no undefined');
+    return [name, copyJson(member, key, ancestors)];
+  });
+  // Object.fromEntries defines own data properties, so a key named "__proto__" stays a plain key.
+  return Object.freeze(Object.fromEntries(entries));
+}
+
+/** Why PostgreSQL cannot store `text` as a jsonb string or text value, or `undefined` when it can. */
+function textProblem(text: string): string | undefined {
+  if (text.includes('\u0000')) return 'contains a NUL character (\\u0000), which PostgreSQL cannot store';
+  if (!text.isWellFormed())
+    return 'contains a lone surrogate (malformed UTF-16), which PostgreSQL cannot store';
+  return undefined;
+}
+
+/** The key as a JSON string literal (so control characters are escaped), cut when long. */
+function describeKey(key: string): string {
+  return JSON.stringify(key.length > 64 ? `${key.slice(0, 64)}...` : key);
+}
+
+function compareCodeUnits(a: string, b: string): number {
+  if (a < b) return -1;
+  return a > b ? 1 : 0;
+}
+
+function isJsonArray(value: JsonValue): value is readonly JsonValue[] {
+  return Array.isArray(value);
+}

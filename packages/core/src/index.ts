@@ -1,0 +1,35 @@
+export {
+  type ConsistencyLevel,
+  type Context,
+  getConsistencyLevel,
+  withEventualConsistency,
+  withSignal,
+  withStrongConsistency,
+  withTimeout,
+} from './context.js';
+export { createEventStore } from './create-event-store.js';
+export type { Driver, Executor, Row, Statement } from './driver.js';
+export { sqlStateOf, toEventStoreError } from './error-mapper.js';
+export * from './errors.js';
+export type {
+  AppendResult,
+  EventStore,
+  ObservabilityHooks,
+  OperationReport,
+  QueryResult,
+  ServerRole,
+  StoreOptions,
+} from './event-store.js';
+export { type EventFilter, type FilterItem, type JsonValue, P, type Predicate } from './filter.js';
+export * from './filter-builder.js';
+export { jsonContains, matchesFilter } from './filter-match.js';
+export { type RoutedOperation, routeOperation } from './routing.js';
+export {
+  buildStorableEvent,
+  type JsonObject,
+  type StorableEvent,
+  type StorableEventInput,
+  type StoredEvent,
+} from './storable-event.js';
+export { TRANSACTION_STATEMENTS } from './statements.js';
+export { DEFAULT_TABLE_NAME } from './table-name.js';

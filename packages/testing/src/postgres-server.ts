@@ -1,0 +1,88 @@
+import { appendFile, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { CommandRunner } from './command-runner.js';
+import { postmasterPid, trackServer, untrackServer } from './exit-cleanup.js';
+
+/** Values for postgresql.conf. */
+export type Settings = Record<string, string | number | boolean>;
+
+/** The postgresql.conf lines for `settings`, every value single-quoted. */
+function settingsText(settings: Settings): string {
+  const lines = Object.entries(settings).map(([key, value]) => `${key} = '${String(value).replaceAll("'", "''")}'`);
+  return `\n# @es/testing\n${lines.join('\n')}\n`;
+}
+
+const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** One PostgreSQL server process and its data directory, driven by pg_ctl. */
+export class PostgresServer {
+  /**
+   * @param name 'primary' or 'replica', for messages.
+   * @param runner runs the programs as the right OS user.
+   * @param binDir directory of pg_ctl and postgres.
+   * @param dataDir the data directory.
+   * @param logFile where the server writes its log.
+   * @param port its TCP port on 127.0.0.1.
+   */
+  constructor(
+    readonly name: string,
+    private readonly runner: CommandRunner,
+    private readonly binDir: string,
+    readonly dataDir: string,
+    readonly logFile: string,
+    readonly port: number,
+  ) {}
+
+  /** Appends settings to postgresql.conf (later lines win). */
+  async configure(settings: Settings): Promise<void> {
+    await appendFile(join(this.dataDir, 'postgresql.conf'), settingsText(settings));
+  }
+
+  /** Writes a file in the data directory, owned by the server's user. */
+  async writeDataFile(name: string, content: string): Promise<void> {
+    const path = join(this.dataDir, name);
+    await writeFile(path, content, { mode: 0o600 });
+    await this.runner.own(path);
+  }
+
+  /** `pg_ctl start -w`: resolves once the server accepts connections. */
+  async start(): Promise<void> {
+    trackServer(this.dataDir);
+    const pgCtl = join(this.binDir, 'pg_ctl');
+    await this.runner.run(pgCtl, ['start', '-w', '-t', '60', '-s', '-D', this.dataDir, '-l', this.logFile]);
+  }
+
+  /** `pg_ctl stop -m fast -w`; if that fails, immediate shutdown by PID. No-op when not running. */
+  async stop(): Promise<void> {
+    const pid = postmasterPid(this.dataDir);
+    if (pid !== undefined) {
+      try {
+        const pgCtl = join(this.binDir, 'pg_ctl');
+        await this.runner.run(pgCtl, ['stop', '-m', 'fast', '-w', '-t', '30', '-s', '-D', this.dataDir]);
+      } catch {
+        if (isAlive(pid)) process.kill(pid, 'SIGQUIT');
+        const deadline = Date.now() + 10_000;
+        while (isAlive(pid) && Date.now() < deadline) await pause(20);
+      }
+    }
+    untrackServer(this.dataDir);
+  }
+
+  /** The last lines of the server log, or '' if there is none. */
+  async logTail(lines = 20): Promise<string> {
+    try {
+      return (await readFile(this.logFile, 'utf8')).trimEnd().split('\n').slice(-lines).join('\n');
+    } catch {
+      return '';
+    }
+  }
+}

@@ -1,0 +1,80 @@
+import { pollRow, queryRow } from './control-sql.js';
+
+const POLL_MS = 3;
+
+/** pg_current_wal_lsn() on the primary, as text. */
+export async function currentLsn(primaryUrl: string): Promise<string> {
+  const row = await queryRow<{ lsn: string }>(primaryUrl, 'SELECT pg_current_wal_lsn()::text AS lsn');
+  if (!row) throw new Error('pg_current_wal_lsn() returned no row');
+  return row.lsn;
+}
+
+/** Waits until the replica has replayed `lsn` (default: the primary's current LSN). */
+export async function waitForReplay(
+  primaryUrl: string,
+  replicaUrl: string,
+  lsn: string | undefined,
+  timeoutMs = 10_000,
+): Promise<void> {
+  const target = lsn ?? (await currentLsn(primaryUrl));
+  await pollRow<{ replayed: string | null; done: boolean | null }>(replicaUrl, {
+    sql: 'SELECT pg_last_wal_replay_lsn()::text AS replayed, pg_last_wal_replay_lsn() >= $1::pg_lsn AS done',
+    params: [target],
+    done: (row) => row?.done === true,
+    timeoutMs,
+    intervalMs: POLL_MS,
+    describe: (row, error) =>
+      `the replica did not replay up to LSN ${target} (last replayed: ${row?.replayed ?? 'unknown'}` +
+      `${error ? `; last error: ${(error as Error).message}` : ''}). Is replay paused or the replica stopped?`,
+  });
+}
+
+/** Pauses WAL replay on the replica and waits until it is paused. */
+export async function pauseReplay(replicaUrl: string, timeoutMs = 10_000): Promise<void> {
+  await queryRow(replicaUrl, 'SELECT pg_wal_replay_pause()');
+  await pollRow<{ state: string }>(replicaUrl, {
+    sql: 'SELECT pg_get_wal_replay_pause_state() AS state',
+    done: (row) => row?.state === 'paused',
+    timeoutMs,
+    intervalMs: POLL_MS,
+    describe: (row) => `replay pause requested, state is still '${row?.state ?? 'unknown'}'`,
+  });
+}
+
+/** Resumes WAL replay on the replica. */
+export async function resumeReplay(replicaUrl: string): Promise<void> {
+  await queryRow(replicaUrl, 'SELECT pg_wal_replay_resume()');
+}
+
+/**
+ * Waits until the replica answers queries in recovery and the primary shows its walsender streaming
+ * (through `slot` when given, else any walsender).
+ */
+export async function waitForStreaming(
+  primaryUrl: string,
+  replicaUrl: string,
+  slot: string | undefined,
+  timeoutMs = 30_000,
+): Promise<void> {
+  const started = Date.now();
+  await pollRow<{ recovery: boolean }>(replicaUrl, {
+    sql: 'SELECT pg_is_in_recovery() AS recovery',
+    done: (row) => row?.recovery === true,
+    timeoutMs,
+    intervalMs: 10,
+    describe: (row, error) =>
+      row ? 'the replica is not in recovery' : `the replica does not answer (${(error as Error)?.message})`,
+  });
+  await pollRow<{ streaming: boolean }>(primaryUrl, {
+    sql:
+      slot === undefined
+        ? "SELECT EXISTS (SELECT 1 FROM pg_stat_replication WHERE state = 'streaming') AS streaming"
+        : 'SELECT EXISTS (SELECT 1 FROM pg_stat_replication r JOIN pg_replication_slots s ON s.active_pid = r.pid ' +
+          "WHERE s.slot_name = $1 AND r.state = 'streaming') AS streaming",
+    params: slot === undefined ? [] : [slot],
+    done: (row) => row?.streaming === true,
+    timeoutMs: Math.max(1, timeoutMs - (Date.now() - started)),
+    intervalMs: 10,
+    describe: () => "the primary's pg_stat_replication shows no streaming replica",
+  });
+}
