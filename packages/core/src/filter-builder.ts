@@ -26,8 +26,14 @@
  *
  * Predicate values must be JSON: strings, finite numbers, booleans, `null`, arrays and plain objects, with
  * no NUL character (`\u0000`) and no lone surrogate in any string or key (PostgreSQL's jsonb cannot store
- * them). Values are deep-copied and frozen, dates are copied: the filter never changes when the caller
- * later mutates what it passed in. Error messages name the predicate key, never the value.
+ * them). Values are deep-copied and frozen (`-0` becomes `0`, as in jsonb) and dates are copied: the filter
+ * never changes when the caller later mutates what it passed in. Error messages name the predicate key,
+ * never the value.
+ *
+ * Run-time checks (for JavaScript callers, or values that only exist at run time), all `InvalidFilterError`:
+ * an event type that is not a string or holds NUL or a lone surrogate; a call with no event types or no
+ * predicates; something that is not a predicate; an invalid `Date`; `andOccurredUntil` earlier than
+ * `occurredFrom` (equal is allowed); a sequence bound that is not a `bigint` in 0 .. 2^63-1.
  */
 import { InvalidFilterError } from './errors.js';
 import { type EventFilter, type FilterItem, type JsonValue, P, type Predicate } from './filter.js';
@@ -129,7 +135,8 @@ export function canonicalJson(value: JsonValue): string {
   if (value === null || typeof value !== 'object') return JSON.stringify(value);
   if (isJsonArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
   const keys = Object.keys(value).sort(compareCodeUnits);
-  return `{${keys.map((key) => `${JSON.stringify(key)}:${canonicalJson(value[key] as JsonValue)}`).join(',')}}`;
+  const members = keys.map((key) => `${JSON.stringify(key)}:${canonicalJson(value[key] as JsonValue)}`);
+  return `{${members.join(',')}}`;
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -343,11 +350,13 @@ function sanitizePredicates(predicates: readonly unknown[], method: string): rea
       );
     }
     const { key } = candidate;
-    if (typeof key !== 'string')
+    if (typeof key !== 'string') {
       throw new InvalidFilterError(`${method}(): predicate #${index + 1} has no string key`);
+    }
     const keyProblem = textProblem(key);
-    if (keyProblem !== undefined)
+    if (keyProblem !== undefined) {
       throw new InvalidFilterError(`${method}(): predicate key ${describeKey(key)} ${keyProblem}`);
+    }
     // The value is checked even when the key is empty: a non-JSON value is a bug worth reporting.
     const value = copyJson(candidate.value, key, new Set());
     if (key !== '') kept.push({ predicate: P(key, value), canonicalValue: canonicalJson(value) });
@@ -375,9 +384,8 @@ function copyJson(value: unknown, key: string, ancestors: Set<object>): JsonValu
     case 'boolean':
       return value;
     case 'number':
-      return Number.isFinite(value)
-        ? value
-        : fail('holds a number that is not finite; JSON has no NaN or Infinity');
+      if (!Number.isFinite(value)) fail('holds a number that is not finite; JSON has no NaN or Infinity');
+      return value === 0 ? 0 : value; // -0 becomes 0, as in jsonb
     case 'string': {
       const problem = textProblem(value);
       return problem === undefined ? value : fail(`holds a string that ${problem}`);

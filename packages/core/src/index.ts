@@ -31,5 +31,5 @@ export {
   type StorableEventInput,
   type StoredEvent,
 } from './storable-event.js';
-export { TRANSACTION_STATEMENTS } from './statements.js';
-export { DEFAULT_TABLE_NAME } from './table-name.js';
+export { appendStatement, encodeFilter, queryStatement, TRANSACTION_STATEMENTS } from './statements.js';
+export { DEFAULT_TABLE_NAME, parseTableName, type TableNames } from './table-name.js';

@@ -132,17 +132,17 @@ $fn$`;
 }
 
 /**
- * `<table>_query(filter, barrier_keys)`: the matching events in position order. With barrier keys (strong
- * reads on the primary) it first locks them exclusively, which waits for in-flight appends whose events
- * could match: the read then cannot see a later event without an earlier one that was still uncommitted.
- * VOLATILE, so the read takes its snapshot after the locks.
+ * `<table>_query(filter, exclusive_keys, shared_keys)`: the matching events in position order. With keys
+ * (strong reads on the primary) it first takes the read barrier (see lock-keys.ts), which waits for
+ * in-flight appends whose events could match: the read then cannot see a later event without an earlier
+ * one that was still uncommitted. VOLATILE, so the read takes its snapshot after the locks.
  */
 function queryFunction({ table, derived }: TableNames): string {
-  return `CREATE OR REPLACE FUNCTION ${derived('_query')}(filter jsonb, barrier_keys jsonb)
+  return `CREATE OR REPLACE FUNCTION ${derived('_query')}(filter jsonb, exclusive_keys jsonb, shared_keys jsonb)
 RETURNS SETOF ${table} LANGUAGE plpgsql VOLATILE AS $fn$
 BEGIN
-  IF barrier_keys IS NOT NULL THEN
-    PERFORM ${derived('_lock')}(barrier_keys, '[]');
+  IF exclusive_keys IS NOT NULL THEN
+    PERFORM ${derived('_lock')}(exclusive_keys, shared_keys);
   END IF;
   RETURN QUERY EXECUTE
     'SELECT * FROM ${table} WHERE ' || ${derived('_where')}(filter) || ' ORDER BY sequence_number'

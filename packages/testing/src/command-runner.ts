@@ -3,7 +3,9 @@ import { chown } from 'node:fs/promises';
 
 /** Output of a finished command. */
 export interface CommandOutput {
+  /** What it wrote to stdout. */
   stdout: string;
+  /** What it wrote to stderr. */
   stderr: string;
 }
 
@@ -55,7 +57,12 @@ let rootRunner: Promise<CommandRunner> | undefined;
 /** The runner for this process: root gets one that creates (if needed) and uses the `postgres` OS user. */
 export function commandRunner(): Promise<CommandRunner> {
   if (process.getuid?.() !== 0) {
-    return Promise.resolve({ asPostgresUser: false, run: execCommand, own: async () => {}, ownTree: async () => {} });
+    return Promise.resolve({
+      asPostgresUser: false,
+      run: execCommand,
+      own: async () => {},
+      ownTree: async () => {},
+    });
   }
   rootRunner ??= createRootRunner();
   rootRunner.catch(() => {

@@ -34,6 +34,7 @@ export async function queryRow<Row extends pg.QueryResultRow>(
 export interface PollOptions<Row> {
   /** The statement whose first row is checked. */
   sql: string;
+  /** Its parameters. */
   params?: unknown[];
   /** true when the wait is over. */
   done: (row: Row | undefined) => boolean;
@@ -41,8 +42,8 @@ export interface PollOptions<Row> {
   timeoutMs: number;
   /** Pause between two polls. */
   intervalMs: number;
-  /** Says what was awaited, for the error: receives the last row and the last connection error. */
-  describe: (row: Row | undefined, lastError: unknown) => string;
+  /** Says what was awaited, for the timeout error (the last error, if any, is appended). */
+  describe: (row: Row | undefined) => string;
 }
 
 const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -51,7 +52,10 @@ const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
  * Runs a statement repeatedly on one client (reconnecting after errors) until `done(row)`, or rejects after
  * the timeout with `describe(lastRow, lastError)`.
  */
-export async function pollRow<Row extends pg.QueryResultRow>(url: string, options: PollOptions<Row>): Promise<Row> {
+export async function pollRow<Row extends pg.QueryResultRow>(
+  url: string,
+  options: PollOptions<Row>,
+): Promise<Row> {
   const deadline = Date.now() + options.timeoutMs;
   let client: pg.Client | undefined;
   let lastRow: Row | undefined;
@@ -72,7 +76,8 @@ export async function pollRow<Row extends pg.QueryResultRow>(url: string, option
         client = undefined;
       }
       if (Date.now() >= deadline) {
-        throw new Error(`timed out after ${options.timeoutMs} ms: ${options.describe(lastRow, lastError)}`);
+        const cause = lastError instanceof Error ? ` (last error: ${lastError.message})` : '';
+        throw new Error(`timed out after ${options.timeoutMs} ms: ${options.describe(lastRow)}${cause}`);
       }
       await pause(options.intervalMs);
     }

@@ -9,7 +9,8 @@ import { pathToFileURL } from 'node:url';
 /** The server programs every mode that runs its own servers needs. */
 const SERVER_PROGRAMS = ['initdb', 'pg_ctl', 'postgres'] as const;
 
-async function isExecutable(path: string): Promise<boolean> {
+/** true when `path` exists and this process may execute it. */
+export async function isExecutable(path: string): Promise<boolean> {
   try {
     await access(path, constants.X_OK);
     return true;

@@ -8,7 +8,9 @@ export type Settings = Record<string, string | number | boolean>;
 
 /** The postgresql.conf lines for `settings`, every value single-quoted. */
 function settingsText(settings: Settings): string {
-  const lines = Object.entries(settings).map(([key, value]) => `${key} = '${String(value).replaceAll("'", "''")}'`);
+  const lines = Object.entries(settings).map(
+    ([key, value]) => `${key} = '${String(value).replaceAll("'", "''")}'`,
+  );
   return `\n# @es/testing\n${lines.join('\n')}\n`;
 }
 

@@ -7,6 +7,8 @@ import { currentLsn, pauseReplay, resumeReplay, waitForReplay, waitForStreaming 
 /** A primary and a replica run as processes of this machine (local or embedded mode). */
 export class ProcessCluster implements Cluster {
   readonly canStopReplica = true;
+  readonly primaryUrl: string;
+  readonly replicaUrl: string;
   private stopping: Promise<void> | undefined;
 
   /**
@@ -29,9 +31,6 @@ export class ProcessCluster implements Cluster {
     this.primaryUrl = `postgres://postgres@127.0.0.1:${primary.port}/${path}`;
     this.replicaUrl = `postgres://postgres@127.0.0.1:${replica.port}/${path}`;
   }
-
-  readonly primaryUrl: string;
-  readonly replicaUrl: string;
 
   primaryLsn(): Promise<string> {
     return currentLsn(this.primaryUrl);

@@ -1,0 +1,126 @@
+/**
+ * Append throughput with 16 concurrent writers, on disjoint boundaries (one per writer) and on one hot
+ * boundary, for: a plain INSERT (the floor), the Go original's single-statement guard, the es store
+ * through @es/pg, and the raw driver sending the es SQL. Every mechanism runs against the same server
+ * in the same run; compare the ratios, not the absolute numbers (shared, noisy machines).
+ * The oracle column counts successful guarded appends whose expected max was wrong when they committed.
+ *
+ *   pnpm bench                      # local primary started by @es/testing
+ *   BENCH_SECONDS=10 BENCH_WRITERS=16 pnpm bench
+ */
+import { fromPgPool } from '@es/pg';
+
+import pg from 'pg';
+import { type Attempt, esStore, type Mechanism, plainInsert, rawSameSql, singleStatementGuard } from './mechanisms.js';
+
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
+const WRITERS = Number(process.env.BENCH_WRITERS ?? 16);
+
+type Scenario = 'disjoint' | 'hot';
+interface Measured {
+  mechanism: string;
+  scenario: Scenario;
+  appended: number;
+  conflicts: number;
+  violations: number | undefined;
+}
+
+async function measure(mechanism: Mechanism, scenario: Scenario, run: string): Promise<Measured> {
+  const successes: { boundary: string; attempt: Extract<Attempt, { ok: true }> }[] = [];
+  let conflicts = 0;
+  const deadline = performance.now() + SECONDS * 1000;
+  await Promise.all(
+    Array.from({ length: WRITERS }, async (_, writer) => {
+      const boundary = scenario === 'hot' ? `${run}-hot` : `${run}-${writer}`;
+      while (performance.now() < deadline) {
+        const attempt = await mechanism.append(boundary);
+        if (attempt.ok) successes.push({ boundary, attempt });
+        else conflicts++;
+      }
+    }),
+  );
+  const guarded = successes.every(({ attempt }) => attempt.expected >= 0n);
+  return {
+    mechanism: mechanism.name,
+    scenario,
+    appended: successes.length,
+    conflicts,
+    violations: guarded ? countViolations(successes) : undefined,
+  };
+}
+
+/** For each success: the largest position of its boundary below its own must be the max it expected. */
+function countViolations(successes: { boundary: string; attempt: { expected: bigint; position: bigint } }[]): number {
+  const byBoundary = new Map<string, bigint[]>();
+  for (const { boundary, attempt } of successes) byBoundary.set(boundary, [...(byBoundary.get(boundary) ?? []), attempt.position]);
+  for (const positions of byBoundary.values()) positions.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  let violations = 0;
+  for (const { boundary, attempt } of successes) {
+    const positions = byBoundary.get(boundary) as bigint[];
+    const index = positions.indexOf(attempt.position);
+    const previous = index > 0 ? (positions[index - 1] as bigint) : 0n;
+    if (previous !== attempt.expected) violations++;
+  }
+  return violations;
+}
+
+async function main() {
+  const external = process.env.BENCH_DATABASE_URL;
+  const cluster = external ? undefined : await (await import('@es/testing')).startCluster();
+  const url = external ?? (cluster?.primaryUrl as string);
+  const pool = new pg.Pool({ connectionString: url, max: WRITERS + 4 });
+  pool.on('error', () => {});
+  const results: Measured[] = [];
+  try {
+    let tableIndex = 0;
+    const freshStore = async () => {
+      const tableName = `bench_${process.pid}_${tableIndex++}`;
+      const store = fromPgPool(pool, { tableName });
+      await store.migrate();
+      return { tableName, store };
+    };
+    const mechanisms: (() => Promise<Mechanism>)[] = [
+      async () => plainInsert(pool, (await freshStore()).tableName),
+      async () => singleStatementGuard(pool, (await freshStore()).tableName),
+      async () => esStore((await freshStore()).store, 'es store via @es/pg'),
+      async () => rawSameSql(pool, (await freshStore()).tableName),
+    ];
+    for (const scenario of ['disjoint', 'hot'] as const) {
+      for (const make of mechanisms) {
+        const mechanism = await make();
+        results.push(await measure(mechanism, scenario, `${scenario}-${tableIndex}`));
+      }
+    }
+    await dropBenchTables(pool);
+  } finally {
+    await pool.end();
+    await cluster?.stop();
+  }
+  printTable(results);
+}
+
+async function dropBenchTables(pool: pg.Pool) {
+  const { rows } = await pool.query(`SELECT tablename FROM pg_tables WHERE tablename LIKE 'bench\\_${process.pid}\\_%'`);
+  for (const { tablename } of rows) await pool.query(`DROP TABLE "${tablename}" CASCADE`);
+}
+
+function printTable(results: Measured[]) {
+  const floor = (scenario: Scenario) => results.find((r) => r.scenario === scenario)?.appended ?? 1;
+  const rows = results.map((r) => [
+    r.scenario,
+    r.mechanism,
+    (r.appended / SECONDS).toFixed(0),
+    (r.conflicts / SECONDS).toFixed(0),
+    `${(r.appended / floor(r.scenario)).toFixed(2)}x`,
+    r.violations === undefined ? 'n/a' : String(r.violations),
+  ]);
+  const header = ['boundary', 'mechanism', 'appends/s', 'conflicts/s', 'vs floor', 'oracle violations'];
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => (row[i] as string).length)));
+  const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i] as number)).join(' | ')} |`;
+  console.log(`\n${WRITERS} writers, ${SECONDS} s per row, node ${process.version}`);
+  console.log(line(header));
+  console.log(line(widths.map((w) => '-'.repeat(w))));
+  for (const row of rows) console.log(line(row));
+}
+
+await main();

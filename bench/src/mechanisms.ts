@@ -1,0 +1,112 @@
+import {
+  appendStatement,
+  buildEventFilter,
+  buildStorableEvent,
+  type EventFilter,
+  type EventStore,
+  P,
+  parseTableName,
+  queryStatement,
+  type Statement,
+} from '@es/core';
+import type pg from 'pg';
+
+/** The outcome of one attempt: on success, the max it expected and the position it got. */
+export type Attempt = { ok: true; expected: bigint; position: bigint } | { ok: false };
+
+/** One way of appending an event to a boundary, as measured by the benchmark. */
+export interface Mechanism {
+  readonly name: string;
+  /** Appends one event to `boundary` after reading its max; resolves what happened. */
+  append(boundary: string): Promise<Attempt>;
+}
+
+const EVENT_TYPE = 'BookCopyLentToReader';
+
+export function boundaryFilter(boundary: string): EventFilter {
+  return buildEventFilter().matching().anyEventTypeOf(EVENT_TYPE).andAllPredicatesOf(P('BookID', boundary)).finalize();
+}
+
+function payload(boundary: string) {
+  return { BookID: boundary, ReaderID: `reader-${Math.floor(Math.random() * 1000)}` };
+}
+
+/** The floor: one single-row INSERT, no guard, no read. */
+export function plainInsert(pool: pg.Pool, table: string): Mechanism {
+  return {
+    name: 'plain INSERT (floor, no guard)',
+    async append(boundary) {
+      const { rows } = await pool.query(
+        `INSERT INTO ${table} (event_type, occurred_at, payload) VALUES ($1, now(), $2::jsonb) RETURNING sequence_number::text`,
+        [EVENT_TYPE, JSON.stringify(payload(boundary))],
+      );
+      return { ok: true, expected: -1n, position: BigInt(rows[0].sequence_number) };
+    },
+  };
+}
+
+/**
+ * The Go original's shape: read the boundary's max, then one INSERT ... SELECT whose CTE re-reads the
+ * max and inserts only if it is unchanged. One round trip for the append, but it checks a snapshot
+ * taken before any concurrent uncommitted append commits: it is not safe under concurrency.
+ */
+export function singleStatementGuard(pool: pg.Pool, table: string): Mechanism {
+  const where = `event_type = $1 AND payload @> $2::jsonb`;
+  return {
+    name: 'Go original: single-statement guard',
+    async append(boundary) {
+      const key = JSON.stringify({ BookID: boundary });
+      const read = await pool.query(`SELECT coalesce(max(sequence_number), 0)::text AS max FROM ${table} WHERE ${where}`, [EVENT_TYPE, key]);
+      const expected = read.rows[0].max as string;
+      const inserted = await pool.query(
+        `WITH context AS (SELECT coalesce(max(sequence_number), 0) AS max FROM ${table} WHERE ${where})
+         INSERT INTO ${table} (event_type, occurred_at, payload)
+         SELECT $1, now(), $3::jsonb FROM context WHERE max = $4::bigint
+         RETURNING sequence_number::text`,
+        [EVENT_TYPE, key, JSON.stringify(payload(boundary)), expected],
+      );
+      const [row] = inserted.rows;
+      return row ? { ok: true, expected: BigInt(expected), position: BigInt(row.sequence_number) } : { ok: false };
+    },
+  };
+}
+
+/** The es store: a strong read (with its read barrier) and the guarded append, through an adapter. */
+export function esStore(store: EventStore, name: string): Mechanism {
+  return {
+    name,
+    async append(boundary) {
+      const filter = boundaryFilter(boundary);
+      const { maxSequenceNumber } = await store.query(undefined, filter);
+      const event = buildStorableEvent({ type: EVENT_TYPE, occurredAt: new Date(), payload: payload(boundary) });
+      try {
+        const { sequenceNumbers } = await store.append(undefined, filter, maxSequenceNumber, event);
+        return { ok: true, expected: maxSequenceNumber, position: sequenceNumbers[0] as bigint };
+      } catch (error) {
+        if ((error as { code?: string }).code === 'CONCURRENCY_CONFLICT') return { ok: false };
+        throw error;
+      }
+    },
+  };
+}
+
+/**
+ * The same statements as the es store, sent by the raw driver: the store's own overhead (routing,
+ * validation, decoding, hooks) is the difference to `esStore`.
+ */
+export function rawSameSql(pool: pg.Pool, tableName: string): Mechanism {
+  const names = parseTableName(tableName);
+  const send = (statement: Statement) => pool.query({ text: statement.text, values: [...statement.values] });
+  return {
+    name: 'raw pg, the same SQL as es',
+    async append(boundary) {
+      const filter = boundaryFilter(boundary);
+      const { rows } = await send(queryStatement(names, filter, true));
+      const expected = rows.length === 0 ? 0n : BigInt(rows[rows.length - 1].sequence_number);
+      const event = buildStorableEvent({ type: EVENT_TYPE, occurredAt: new Date(), payload: payload(boundary) });
+      const result = await send(appendStatement(names, filter, expected, [event]));
+      const positions = result.rows[0]?.sequence_numbers as string | null;
+      return positions ? { ok: true, expected, position: BigInt(positions.slice(1, -1)) } : { ok: false };
+    },
+  };
+}

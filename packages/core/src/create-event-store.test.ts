@@ -1,0 +1,122 @@
+import { describe, expect, it } from 'vitest';
+import { withEventualConsistency, withSignal, withStrongConsistency } from './context.js';
+import { createEventStore } from './create-event-store.js';
+import type { Driver, Row, Statement } from './driver.js';
+import type { OperationReport } from './event-store.js';
+import { P } from './filter.js';
+import { buildEventFilter } from './filter-builder.js';
+import { buildStorableEvent } from './storable-event.js';
+
+/** A driver that records statements and answers with canned rows: routing without a database. */
+function recordingDriver(name: string, answer: (statement: Statement) => Row[] | Error = () => []) {
+  const sent: Statement[] = [];
+  const driver: Driver = {
+    name,
+    async query(statement) {
+      sent.push(statement);
+      const rows = answer(statement);
+      if (rows instanceof Error) throw rows;
+      return { rows };
+    },
+    transaction: (fn) => fn(driver),
+  };
+  return { driver, sent };
+}
+
+const filter = buildEventFilter().matching().anyEventTypeOf('Lent').andAllPredicatesOf(P('BookID', 'b')).finalize();
+const event = buildStorableEvent({ type: 'Lent', occurredAt: new Date(0), payload: { BookID: 'b' } });
+const refused = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:1'), { code: 'ECONNREFUSED' });
+
+describe('createEventStore routing (recording drivers)', () => {
+  it('sends strong and default reads to the primary with the read barrier, eventual reads to the replica without', async () => {
+    const primary = recordingDriver('primary');
+    const replica = recordingDriver('replica');
+    const store = createEventStore(primary.driver, replica.driver);
+    await store.query(undefined, filter);
+    await store.query(withStrongConsistency(), filter);
+    await store.query(withEventualConsistency(), filter);
+    expect(primary.sent.map((s) => s.values[1] !== null)).toEqual([true, true]);
+    expect(replica.sent.map((s) => s.values[1])).toEqual([null]);
+  });
+
+  it('sends eventual reads to the primary when no replica is configured', async () => {
+    const primary = recordingDriver('primary');
+    await createEventStore(primary.driver, undefined).query(withEventualConsistency(), filter);
+    expect(primary.sent).toHaveLength(1);
+  });
+
+  it('refuses an eventual append before touching any server', async () => {
+    const primary = recordingDriver('primary');
+    const replica = recordingDriver('replica');
+    const store = createEventStore(primary.driver, replica.driver);
+    await expect(store.append(withEventualConsistency(), filter, 0n, event)).rejects.toMatchObject({
+      code: 'CONSISTENCY_VIOLATION',
+    });
+    expect(primary.sent.length + replica.sent.length).toBe(0);
+  });
+
+  it('maps a replica failure to ReplicaUnavailableError, or falls back to the primary when allowed', async () => {
+    const primary = recordingDriver('primary');
+    const replica = recordingDriver('replica', () => refused);
+    const reports: OperationReport[] = [];
+    const hooks = { onOperation: (report: OperationReport) => reports.push(report) };
+    await expect(createEventStore(primary.driver, replica.driver).query(withEventualConsistency(), filter)).rejects.toMatchObject({
+      code: 'REPLICA_UNAVAILABLE',
+    });
+    const store = createEventStore(primary.driver, replica.driver, { replicaFallback: 'primary', hooks });
+    await store.query(withEventualConsistency(), filter);
+    expect(reports.map((r) => [r.server, r.outcome, r.fellBack])).toEqual([
+      ['replica', 'error', false],
+      ['primary', 'ok', true],
+    ]);
+    // The fallback is an eventual read: it takes no read barrier on the primary.
+    expect(primary.sent.at(-1)?.values[1]).toBeNull();
+  });
+
+  it('decodes rows and reports a conflict as ConcurrencyConflictError', async () => {
+    const primary = recordingDriver('primary', (statement) =>
+      statement.name === 'es.append' ? [{ max_sequence_number: '5', sequence_numbers: null }] : [],
+    );
+    const store = createEventStore(primary.driver, undefined);
+    await expect(store.append(undefined, filter, 3n, event)).rejects.toMatchObject({
+      code: 'CONCURRENCY_CONFLICT',
+      expectedMaxSequenceNumber: 3n,
+      actualMaxSequenceNumber: 5n,
+    });
+  });
+
+  it('sends nothing for zero events or an already aborted context', async () => {
+    const primary = recordingDriver('primary');
+    const store = createEventStore(primary.driver, undefined);
+    expect(await store.append(undefined, filter, 0n)).toEqual({ sequenceNumbers: [] });
+    const controller = new AbortController();
+    controller.abort();
+    await expect(store.append(withSignal(undefined, controller.signal), filter, 0n, event)).rejects.toMatchObject({
+      code: 'ABORTED',
+    });
+    await expect(store.query(withSignal(undefined, controller.signal), filter)).rejects.toMatchObject({ code: 'ABORTED' });
+    expect(primary.sent).toHaveLength(0);
+  });
+
+  it('rejects a missing primary, a bad table name and a bad expected max', async () => {
+    expect(() => createEventStore(undefined, undefined)).toThrow(/primary database is required/);
+    const primary = recordingDriver('primary');
+    expect(() => createEventStore(primary.driver, undefined, { tableName: 'x; drop' })).toThrow(/tableName/);
+    const store = createEventStore(primary.driver, undefined);
+    await expect(store.append(undefined, filter, -1n, event)).rejects.toMatchObject({ code: 'INVALID_FILTER' });
+    await expect(store.append(undefined, filter, 1 as never, event)).rejects.toMatchObject({ code: 'INVALID_FILTER' });
+    expect(primary.sent).toHaveLength(0);
+  });
+
+  it('ignores a hook that throws', async () => {
+    const primary = recordingDriver('primary');
+    const store = createEventStore(primary.driver, undefined, {
+      hooks: {
+        onOperation: () => {
+          throw new Error('observer bug');
+        },
+      },
+    });
+    await expect(store.query(undefined, filter)).resolves.toMatchObject({ maxSequenceNumber: 0n });
+  });
+});

@@ -1,0 +1,54 @@
+import { describe, expect, it } from 'vitest';
+import { toEventStoreError } from './error-mapper.js';
+import { ConcurrencyConflictError } from './errors.js';
+
+const pgError = (code: string, message = 'boom') => Object.assign(new Error(message), { code });
+
+describe('toEventStoreError', () => {
+  it.each([
+    ['25006', 'primary', 'READ_ONLY_PRIMARY'],
+    ['57014', 'primary', 'TIMEOUT'],
+    ['55P03', 'primary', 'TIMEOUT'],
+    ['42883', 'primary', 'SCHEMA_MISSING'],
+    ['42P01', 'replica', 'SCHEMA_MISSING'],
+    ['57P01', 'replica', 'REPLICA_UNAVAILABLE'],
+    ['57P03', 'replica', 'REPLICA_UNAVAILABLE'],
+    ['08006', 'primary', 'CONNECTION_FAILED'],
+    ['23505', 'primary', 'QUERY_FAILED'],
+  ] as const)('maps SQLSTATE %s on the %s to %s', (sqlState, server, code) => {
+    expect(toEventStoreError('op', server, pgError(sqlState)).code).toBe(code);
+  });
+
+  it.each(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT'])('maps the socket error %s on the replica to REPLICA_UNAVAILABLE', (code) => {
+    const mapped = toEventStoreError('eventstore.query', 'replica', pgError(code));
+    expect(mapped.code).toBe('REPLICA_UNAVAILABLE');
+    expect(mapped.cause).toBeInstanceOf(Error);
+  });
+
+  it('recognises driver messages for broken connections', () => {
+    expect(toEventStoreError('q', 'replica', new Error('Connection terminated due to connection timeout')).code).toBe(
+      'REPLICA_UNAVAILABLE',
+    );
+    expect(toEventStoreError('q', 'primary', new Error('Connection terminated unexpectedly')).code).toBe('CONNECTION_FAILED');
+  });
+
+  it('tells a timeout from an abort by the signal reason', () => {
+    const aborted = new AbortController();
+    aborted.abort();
+    expect(toEventStoreError('q', 'primary', pgError('57014'), aborted.signal).code).toBe('ABORTED');
+    const timedOut = new AbortController();
+    timedOut.abort(new DOMException('late', 'TimeoutError'));
+    expect(toEventStoreError('q', 'primary', pgError('57014'), timedOut.signal).code).toBe('TIMEOUT');
+  });
+
+  it('keeps errors of the family as they are', () => {
+    const conflict = new ConcurrencyConflictError(1n, 2n);
+    expect(toEventStoreError('append', 'primary', conflict)).toBe(conflict);
+  });
+
+  it('never copies the driver message (which may hold values) into its own message', () => {
+    const mapped = toEventStoreError('eventstore.append', 'primary', pgError('23505', 'Key (payload)=(secret) exists'));
+    expect(mapped.message).not.toContain('secret');
+    expect(mapped.message).toContain('23505');
+  });
+});

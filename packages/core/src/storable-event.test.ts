@@ -1,0 +1,51 @@
+import { describe, expect, it } from 'vitest';
+import { InvalidEventError } from './errors.js';
+import { buildStorableEvent } from './storable-event.js';
+
+const at = new Date('2024-01-02T03:04:05.678Z');
+
+describe('buildStorableEvent', () => {
+  it('copies and freezes a valid event, with metadata defaulting to {}', () => {
+    const payload = { BookID: 'b-1', nested: { list: [1, 'two', null, true] } };
+    const event = buildStorableEvent({ type: 'BookCopyLentToReader', occurredAt: at, payload });
+    payload.BookID = 'changed';
+    expect(event.payload.BookID).toBe('b-1');
+    expect(event.metadata).toEqual({});
+    expect(Object.isFrozen(event)).toBe(true);
+    expect(event.occurredAt).not.toBe(at);
+    expect(event.occurredAt.getTime()).toBe(at.getTime());
+  });
+
+  it.each([
+    ['an empty type', { type: '', occurredAt: at, payload: {} }],
+    ['a blank type', { type: '  ', occurredAt: at, payload: {} }],
+    ['a type with NUL', { type: 'a\u0000b', occurredAt: at, payload: {} }],
+    ['an invalid date', { type: 'T', occurredAt: new Date(Number.NaN), payload: {} }],
+    ['a string date', { type: 'T', occurredAt: '2024-01-01', payload: {} }],
+    ['an array payload', { type: 'T', occurredAt: at, payload: [1] }],
+    ['a null payload', { type: 'T', occurredAt: at, payload: null }],
+    ['a bigint in the payload', { type: 'T', occurredAt: at, payload: { n: 1n } }],
+    ['NaN in the payload', { type: 'T', occurredAt: at, payload: { n: Number.NaN } }],
+    ['undefined in the payload', { type: 'T', occurredAt: at, payload: { n: undefined } }],
+    ['a function in the payload', { type: 'T', occurredAt: at, payload: { f: () => 1 } }],
+    ['a Date in the payload', { type: 'T', occurredAt: at, payload: { d: new Date() } }],
+    ['NUL in a payload string', { type: 'T', occurredAt: at, payload: { s: 'a\u0000' } }],
+    ['NUL in a payload key', { type: 'T', occurredAt: at, payload: { 'a\u0000': 1 } }],
+    ['a lone surrogate', { type: 'T', occurredAt: at, payload: { s: '\ud800' } }],
+    ['an array metadata', { type: 'T', occurredAt: at, payload: {}, metadata: [] }],
+  ])('rejects %s with InvalidEventError', (_, input) => {
+    expect(() => buildStorableEvent(input as never)).toThrow(InvalidEventError);
+  });
+
+  it('rejects a cycle without looping', () => {
+    const payload: Record<string, unknown> = {};
+    payload.self = payload;
+    expect(() => buildStorableEvent({ type: 'T', occurredAt: at, payload: payload as never })).toThrow(/cycle/);
+  });
+
+  it('never puts payload values into its messages', () => {
+    expect(() => buildStorableEvent({ type: 'T', occurredAt: at, payload: { secret: 'hunter2\u0000' } })).toThrow(
+      expect.objectContaining({ message: expect.not.stringContaining('hunter2') }),
+    );
+  });
+});

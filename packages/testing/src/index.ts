@@ -1,0 +1,4 @@
+export type { Cluster, ClusterMode, StartClusterOptions } from './cluster.js';
+export type { SilentServer } from './silent-server.js';
+export { startSilentServer } from './silent-server.js';
+export { startCluster } from './start-cluster.js';

