@@ -1,6 +1,6 @@
 /**
- * Append throughput with 16 concurrent writers, on disjoint boundaries (one per writer) and on one hot
- * boundary, for: a plain INSERT (the floor), the Go original's single-statement guard, the es store
+ * Append throughput with 16 concurrent writers, on disjoint boundaries (one per writer, append only: each
+ * writer knows its boundary's max) and on one hot boundary (read, decide, append), for: a plain INSERT (the floor), the Go original's single-statement guard, the es store
  * through @es/pg, and the raw driver sending the es SQL. Every mechanism runs against the same server
  * in the same run; compare the ratios, not the absolute numbers (shared, noisy machines).
  * The oracle column counts successful guarded appends whose expected max was wrong when they committed.
@@ -32,10 +32,14 @@ async function measure(mechanism: Mechanism, scenario: Scenario, run: string): P
   await Promise.all(
     Array.from({ length: WRITERS }, async (_, writer) => {
       const boundary = scenario === 'hot' ? `${run}-hot` : `${run}-${writer}`;
+      // On its own boundary a writer knows the max (its last append): append only. On the hot boundary
+      // every writer reads, decides and appends, as a command handler does.
+      let knownMax: bigint | undefined = scenario === 'hot' ? undefined : 0n;
       while (performance.now() < deadline) {
-        const attempt = await mechanism.append(boundary);
+        const attempt = await mechanism.append(boundary, knownMax);
         if (attempt.ok) successes.push({ boundary, attempt });
         else conflicts++;
+        if (attempt.ok && knownMax !== undefined) knownMax = attempt.position;
       }
     }),
   );

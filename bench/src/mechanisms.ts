@@ -17,8 +17,11 @@ export type Attempt = { ok: true; expected: bigint; position: bigint } | { ok: f
 /** One way of appending an event to a boundary, as measured by the benchmark. */
 export interface Mechanism {
   readonly name: string;
-  /** Appends one event to `boundary` after reading its max; resolves what happened. */
-  append(boundary: string): Promise<Attempt>;
+  /**
+   * Appends one event to `boundary`, guarded by `knownMax` when the caller knows the boundary's max (it
+   * is the boundary's only writer), else by a max read first. Resolves what happened.
+   */
+  append(boundary: string, knownMax?: bigint): Promise<Attempt>;
 }
 
 const EVENT_TYPE = 'BookCopyLentToReader';
@@ -54,10 +57,12 @@ export function singleStatementGuard(pool: pg.Pool, table: string): Mechanism {
   const where = `event_type = $1 AND payload @> $2::jsonb`;
   return {
     name: 'Go original: single-statement guard',
-    async append(boundary) {
+    async append(boundary, knownMax) {
       const key = JSON.stringify({ BookID: boundary });
-      const read = await pool.query(`SELECT coalesce(max(sequence_number), 0)::text AS max FROM ${table} WHERE ${where}`, [EVENT_TYPE, key]);
-      const expected = read.rows[0].max as string;
+      const expected =
+        knownMax?.toString() ??
+        ((await pool.query(`SELECT coalesce(max(sequence_number), 0)::text AS max FROM ${table} WHERE ${where}`, [EVENT_TYPE, key]))
+          .rows[0].max as string);
       const inserted = await pool.query(
         `WITH context AS (SELECT coalesce(max(sequence_number), 0) AS max FROM ${table} WHERE ${where})
          INSERT INTO ${table} (event_type, occurred_at, payload)
@@ -75,9 +80,9 @@ export function singleStatementGuard(pool: pg.Pool, table: string): Mechanism {
 export function esStore(store: EventStore, name: string): Mechanism {
   return {
     name,
-    async append(boundary) {
+    async append(boundary, knownMax) {
       const filter = boundaryFilter(boundary);
-      const { maxSequenceNumber } = await store.query(undefined, filter);
+      const maxSequenceNumber = knownMax ?? (await store.query(undefined, filter)).maxSequenceNumber;
       const event = buildStorableEvent({ type: EVENT_TYPE, occurredAt: new Date(), payload: payload(boundary) });
       try {
         const { sequenceNumbers } = await store.append(undefined, filter, maxSequenceNumber, event);
@@ -99,10 +104,13 @@ export function rawSameSql(pool: pg.Pool, tableName: string): Mechanism {
   const send = (statement: Statement) => pool.query({ text: statement.text, values: [...statement.values] });
   return {
     name: 'raw pg, the same SQL as es',
-    async append(boundary) {
+    async append(boundary, knownMax) {
       const filter = boundaryFilter(boundary);
-      const { rows } = await send(queryStatement(names, filter, true));
-      const expected = rows.length === 0 ? 0n : BigInt(rows[rows.length - 1].sequence_number);
+      const read = async () => {
+        const { rows } = await send(queryStatement(names, filter, true));
+        return rows.length === 0 ? 0n : BigInt(rows[rows.length - 1].sequence_number);
+      };
+      const expected = knownMax ?? (await read());
       const event = buildStorableEvent({ type: EVENT_TYPE, occurredAt: new Date(), payload: payload(boundary) });
       const result = await send(appendStatement(names, filter, expected, [event]));
       const positions = result.rows[0]?.sequence_numbers as string | null;
