@@ -14,7 +14,9 @@ const PNPM = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).packag
 const tools = join(root, '.tools');
 const env = {
   ...process.env,
-  PATH: [join(root, 'node_modules', '.bin'), join(tools, 'node_modules', '.bin'), process.env.PATH].join(delimiter),
+  PATH: [join(root, 'node_modules', '.bin'), join(tools, 'node_modules', '.bin'), process.env.PATH].join(
+    delimiter,
+  ),
 };
 
 function run(command, args) {
@@ -47,7 +49,13 @@ const tasks = {
   test: () => {
     run('turbo', ['run', 'build', 'typecheck', '--output-logs=errors-only']);
     run('biome', ['check', '.']);
-    run('vitest', ['run', '--reporter=default', '--reporter=json', '--outputFile.json=test-results.json', ...process.argv.slice(3)]);
+    run('vitest', [
+      'run',
+      '--reporter=default',
+      '--reporter=json',
+      '--outputFile.json=test-results.json',
+      ...process.argv.slice(3),
+    ]);
   },
   demo: () => {
     run('turbo', ['run', 'build', '--filter=@es/example-pg...', '--output-logs=errors-only']);

@@ -11,7 +11,14 @@
 import { fromPgPool } from '@es/pg';
 
 import pg from 'pg';
-import { type Attempt, esStore, type Mechanism, plainInsert, rawSameSql, singleStatementGuard } from './mechanisms.js';
+import {
+  type Attempt,
+  esStore,
+  type Mechanism,
+  plainInsert,
+  rawSameSql,
+  singleStatementGuard,
+} from './mechanisms.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const WRITERS = Number(process.env.BENCH_WRITERS ?? 16);
@@ -54,9 +61,12 @@ async function measure(mechanism: Mechanism, scenario: Scenario, run: string): P
 }
 
 /** For each success: the largest position of its boundary below its own must be the max it expected. */
-function countViolations(successes: { boundary: string; attempt: { expected: bigint; position: bigint } }[]): number {
+function countViolations(
+  successes: { boundary: string; attempt: { expected: bigint; position: bigint } }[],
+): number {
   const byBoundary = new Map<string, bigint[]>();
-  for (const { boundary, attempt } of successes) byBoundary.set(boundary, [...(byBoundary.get(boundary) ?? []), attempt.position]);
+  for (const { boundary, attempt } of successes)
+    byBoundary.set(boundary, [...(byBoundary.get(boundary) ?? []), attempt.position]);
   for (const positions of byBoundary.values()) positions.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
   let violations = 0;
   for (const { boundary, attempt } of successes) {
@@ -104,7 +114,9 @@ async function main() {
 }
 
 async function dropBenchTables(pool: pg.Pool) {
-  const { rows } = await pool.query(`SELECT tablename FROM pg_tables WHERE tablename LIKE 'bench\\_${process.pid}\\_%'`);
+  const { rows } = await pool.query(
+    `SELECT tablename FROM pg_tables WHERE tablename LIKE 'bench\\_${process.pid}\\_%'`,
+  );
   for (const { tablename } of rows) await pool.query(`DROP TABLE "${tablename}" CASCADE`);
 }
 

@@ -27,7 +27,11 @@ export interface Mechanism {
 const EVENT_TYPE = 'BookCopyLentToReader';
 
 export function boundaryFilter(boundary: string): EventFilter {
-  return buildEventFilter().matching().anyEventTypeOf(EVENT_TYPE).andAllPredicatesOf(P('BookID', boundary)).finalize();
+  return buildEventFilter()
+    .matching()
+    .anyEventTypeOf(EVENT_TYPE)
+    .andAllPredicatesOf(P('BookID', boundary))
+    .finalize();
 }
 
 function payload(boundary: string) {
@@ -61,8 +65,12 @@ export function singleStatementGuard(pool: pg.Pool, table: string): Mechanism {
       const key = JSON.stringify({ BookID: boundary });
       const expected =
         knownMax?.toString() ??
-        ((await pool.query(`SELECT coalesce(max(sequence_number), 0)::text AS max FROM ${table} WHERE ${where}`, [EVENT_TYPE, key]))
-          .rows[0].max as string);
+        ((
+          await pool.query(
+            `SELECT coalesce(max(sequence_number), 0)::text AS max FROM ${table} WHERE ${where}`,
+            [EVENT_TYPE, key],
+          )
+        ).rows[0].max as string);
       const inserted = await pool.query(
         `WITH context AS (SELECT coalesce(max(sequence_number), 0) AS max FROM ${table} WHERE ${where})
          INSERT INTO ${table} (event_type, occurred_at, payload)
@@ -71,7 +79,9 @@ export function singleStatementGuard(pool: pg.Pool, table: string): Mechanism {
         [EVENT_TYPE, key, JSON.stringify(payload(boundary)), expected],
       );
       const [row] = inserted.rows;
-      return row ? { ok: true, expected: BigInt(expected), position: BigInt(row.sequence_number) } : { ok: false };
+      return row
+        ? { ok: true, expected: BigInt(expected), position: BigInt(row.sequence_number) }
+        : { ok: false };
     },
   };
 }
@@ -83,7 +93,11 @@ export function esStore(store: EventStore, name: string): Mechanism {
     async append(boundary, knownMax) {
       const filter = boundaryFilter(boundary);
       const maxSequenceNumber = knownMax ?? (await store.query(undefined, filter)).maxSequenceNumber;
-      const event = buildStorableEvent({ type: EVENT_TYPE, occurredAt: new Date(), payload: payload(boundary) });
+      const event = buildStorableEvent({
+        type: EVENT_TYPE,
+        occurredAt: new Date(),
+        payload: payload(boundary),
+      });
       try {
         const { sequenceNumbers } = await store.append(undefined, filter, maxSequenceNumber, event);
         return { ok: true, expected: maxSequenceNumber, position: sequenceNumbers[0] as bigint };
@@ -111,7 +125,11 @@ export function rawSameSql(pool: pg.Pool, tableName: string): Mechanism {
         return rows.length === 0 ? 0n : BigInt(rows[rows.length - 1].sequence_number);
       };
       const expected = knownMax ?? (await read());
-      const event = buildStorableEvent({ type: EVENT_TYPE, occurredAt: new Date(), payload: payload(boundary) });
+      const event = buildStorableEvent({
+        type: EVENT_TYPE,
+        occurredAt: new Date(),
+        payload: payload(boundary),
+      });
       const result = await send(appendStatement(names, filter, expected, [event]));
       const positions = result.rows[0]?.sequence_numbers as string | null;
       return positions ? { ok: true, expected, position: BigInt(positions.slice(1, -1)) } : { ok: false };

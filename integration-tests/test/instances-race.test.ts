@@ -24,9 +24,16 @@ const pick = <T>(items: readonly T[]): T => items[Math.floor(Math.random() * ite
 function randomBoundary(): EventFilter {
   switch (Math.floor(Math.random() * 4)) {
     case 0:
-      return buildEventFilter().matching().anyEventTypeOf(...(TYPES as [string])).andAllPredicatesOf(P('BookID', pick(BOOKS))).finalize();
+      return buildEventFilter()
+        .matching()
+        .anyEventTypeOf(...(TYPES as [string]))
+        .andAllPredicatesOf(P('BookID', pick(BOOKS)))
+        .finalize();
     case 1:
-      return buildEventFilter().matching().anyPredicateOf(P('ReaderID', pick(READERS))).finalize();
+      return buildEventFilter()
+        .matching()
+        .anyPredicateOf(P('ReaderID', pick(READERS)))
+        .finalize();
     case 2:
       return buildEventFilter().matching().anyEventTypeOf(pick(TYPES)).finalize();
     default:
@@ -81,7 +88,8 @@ describe('several application instances racing on one primary', () => {
       );
 
       // The oracle reads what was persisted through raw SQL, not through the store under test.
-      const { rows } = await apps[0]!.primary.query(
+      const [first] = apps as [(typeof apps)[number]];
+      const { rows } = await first.primary.query(
         `SELECT sequence_number::text AS position, event_type, payload FROM "${table}" ORDER BY sequence_number`,
       );
       const events = rows.map((row) => ({

@@ -1,4 +1,10 @@
-import { buildEventFilter, buildStorableEvent, P, withEventualConsistency, withStrongConsistency } from '@es/core';
+import {
+  buildEventFilter,
+  buildStorableEvent,
+  P,
+  withEventualConsistency,
+  withStrongConsistency,
+} from '@es/core';
 import { type Cluster, startCluster } from '@es/testing';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -31,8 +37,16 @@ describe('a lagging replica', () => {
       await app.store.migrate();
       await cluster.waitForReplay();
       await setApplyDelay(cluster, '3s');
-      const boundary = buildEventFilter().matching().anyEventTypeOf('BookCopyLentToReader').andAllPredicatesOf(P('BookID', 'b-1')).finalize();
-      const lent = buildStorableEvent({ type: 'BookCopyLentToReader', occurredAt: new Date(), payload: { BookID: 'b-1' } });
+      const boundary = buildEventFilter()
+        .matching()
+        .anyEventTypeOf('BookCopyLentToReader')
+        .andAllPredicatesOf(P('BookID', 'b-1'))
+        .finalize();
+      const lent = buildStorableEvent({
+        type: 'BookCopyLentToReader',
+        occurredAt: new Date(),
+        payload: { BookID: 'b-1' },
+      });
 
       const { sequenceNumbers } = await app.store.append(withStrongConsistency(), boundary, 0n, lent);
       const afterCommit = await cluster.primaryLsn();

@@ -1,4 +1,9 @@
-import { type EventStoreError, type EventStoreErrorCode, isEventStoreError, type QueryResult } from '@es/core';
+import {
+  type EventStoreError,
+  type EventStoreErrorCode,
+  isEventStoreError,
+  type QueryResult,
+} from '@es/core';
 import { expect } from 'vitest';
 
 /** A short description of anything thrown, for assertion messages. */
@@ -60,7 +65,9 @@ export function conflictFields(error: unknown): { expected: unknown; actual: unk
 }
 
 /** Positions of a query result. */
-export function positionsOf(result: QueryResult | { events: readonly { sequenceNumber: bigint }[] }): bigint[] {
+export function positionsOf(
+  result: QueryResult | { events: readonly { sequenceNumber: bigint }[] },
+): bigint[] {
   return result.events.map((event) => event.sequenceNumber);
 }
 

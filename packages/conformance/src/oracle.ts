@@ -83,7 +83,8 @@ export class Workload {
       return all ? builder.allPredicatesOf(...predicates) : builder.anyPredicateOf(...predicates);
     }
     const typed = builder.anyEventTypeOf(...this.#some(LIBRARY_TYPES, 2));
-    const predicates: [Predicate, ...Predicate[]] = this.#random() < 0.5 ? [this.#predicate()] : [this.#predicate(), this.#predicate()];
+    const predicates: [Predicate, ...Predicate[]] =
+      this.#random() < 0.5 ? [this.#predicate()] : [this.#predicate(), this.#predicate()];
     return all ? typed.andAllPredicatesOf(...predicates) : typed.andAnyPredicateOf(...predicates);
   }
 
@@ -119,15 +120,21 @@ export function oracleViolations(appends: readonly RecordedAppend[], stored: rea
   for (const append of appends) {
     const first = append.positions[0];
     if (first === undefined) continue;
-    const below = stored.filter((event) => event.sequenceNumber < first && matchesFilter(append.filter, event));
+    const below = stored.filter(
+      (event) => event.sequenceNumber < first && matchesFilter(append.filter, event),
+    );
     const max = below.at(-1)?.sequenceNumber ?? 0n;
     const label = `append at [${append.positions.join(', ')}] with expected ${append.expected}`;
     if (max !== append.expected) {
       violations.push(`${label}: the largest matching position below it is ${max}`);
     }
-    const missed = below.filter((event) => !append.read.includes(event.sequenceNumber)).map((event) => event.sequenceNumber);
+    const missed = below
+      .filter((event) => !append.read.includes(event.sequenceNumber))
+      .map((event) => event.sequenceNumber);
     if (missed.length > 0) {
-      violations.push(`${label}: its decision did not see matching events [${missed.join(', ')}] positioned below it`);
+      violations.push(
+        `${label}: its decision did not see matching events [${missed.join(', ')}] positioned below it`,
+      );
     }
     append.positions.forEach((position, index) => {
       const event = byPosition.get(position);

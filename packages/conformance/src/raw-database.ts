@@ -24,7 +24,11 @@ export interface HeldTransaction {
 const POLL_INTERVAL_MS = 5;
 
 /** Waits, polling, until `check` resolves true; fails with `what` after `timeoutMs`. Observes, never orders by time. */
-export async function waitUntil(check: () => Promise<boolean>, what: string, timeoutMs = 15_000): Promise<void> {
+export async function waitUntil(
+  check: () => Promise<boolean>,
+  what: string,
+  timeoutMs = 15_000,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await check())) {
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting until ${what}`);
@@ -64,17 +68,17 @@ export class RawDatabase {
   /** Every event of `table`, in position order. */
   async events(table: string): Promise<RawEvent[]> {
     const rows = await this.query<{
-      sequence_number: string;
+      position: string;
       event_type: string;
       occurred_at: Date;
       payload: JsonObject;
       metadata: JsonObject;
     }>(
-      `SELECT sequence_number::text AS sequence_number, event_type, occurred_at, payload, metadata
-       FROM ${table} ORDER BY sequence_number`,
+      `SELECT sequence_number::text AS position, event_type, occurred_at, payload, metadata
+       FROM ${table} ORDER BY ${table}.sequence_number`,
     );
     return rows.map((row) => ({
-      sequenceNumber: BigInt(row.sequence_number),
+      sequenceNumber: BigInt(row.position),
       type: row.event_type,
       occurredAt: row.occurred_at,
       payload: row.payload,
@@ -84,7 +88,9 @@ export class RawDatabase {
 
   /** Whether a relation of that (quoted, possibly qualified) name exists. */
   async relationExists(name: string): Promise<boolean> {
-    const [row] = await this.query<{ exists: boolean }>('SELECT to_regclass($1) IS NOT NULL AS exists', [name]);
+    const [row] = await this.query<{ exists: boolean }>('SELECT to_regclass($1) IS NOT NULL AS exists', [
+      name,
+    ]);
     return row?.exists === true;
   }
 
@@ -134,13 +140,16 @@ export class RawDatabase {
   /** Waits until none of `pids` is running a statement (idle, idle in transaction, or gone). */
   async waitUntilIdle(pids: readonly number[]): Promise<void> {
     if (pids.length === 0) return;
-    await waitUntil(async () => {
-      const rows = await this.query<{ count: string }>(
-        "SELECT count(*)::text AS count FROM pg_stat_activity WHERE pid = ANY ($1::int[]) AND state = 'active'",
-        [[...pids]],
-      );
-      return Number(rows[0]?.count) === 0;
-    }, `backends ${pids.join(', ')} finished their statements`);
+    await waitUntil(
+      async () => {
+        const rows = await this.query<{ count: string }>(
+          "SELECT count(*)::text AS count FROM pg_stat_activity WHERE pid = ANY ($1::int[]) AND state = 'active'",
+          [[...pids]],
+        );
+        return Number(rows[0]?.count) === 0;
+      },
+      `backends ${pids.join(', ')} finished their statements`,
+    );
   }
 
   async end(): Promise<void> {

@@ -94,12 +94,20 @@ export class ConformanceSuite<H> {
   }
 
   async start(): Promise<void> {
-    this.#cluster = await (this.options.cluster ?? (() => startCluster()))();
-    this.#raw = new RawDatabase(this.#cluster.primaryUrl);
-    this.#rawReplica = new RawDatabase(this.#cluster.replicaUrl);
-    this.#adapter = await this.options.setup();
-    this.#primary = await this.#adapter.connect(this.#cluster.primaryUrl, { connectTimeoutMs: 10_000 });
-    this.#replica = await this.#adapter.connect(this.#cluster.replicaUrl, { connectTimeoutMs: 10_000 });
+    const cluster = await (this.options.cluster ?? (() => startCluster()))();
+    this.#cluster = cluster;
+    try {
+      this.#raw = new RawDatabase(cluster.primaryUrl);
+      this.#rawReplica = new RawDatabase(cluster.replicaUrl);
+      const adapter = await this.options.setup();
+      this.#adapter = adapter;
+      this.#primary = await adapter.connect(cluster.primaryUrl, { connectTimeoutMs: 10_000 });
+      this.#replica = await adapter.connect(cluster.replicaUrl, { connectTimeoutMs: 10_000 });
+    } catch (error) {
+      // Leave nothing running; afterAll's stop() is then a no-op.
+      await this.stop().catch(() => {});
+      throw error;
+    }
   }
 
   /** Closes everything `start()` opened; the cluster is stopped whatever else fails. */

@@ -23,7 +23,11 @@ function recordingDriver(name: string, answer: (statement: Statement) => Row[] |
   return { driver, sent };
 }
 
-const filter = buildEventFilter().matching().anyEventTypeOf('Lent').andAllPredicatesOf(P('BookID', 'b')).finalize();
+const filter = buildEventFilter()
+  .matching()
+  .anyEventTypeOf('Lent')
+  .andAllPredicatesOf(P('BookID', 'b'))
+  .finalize();
 const event = buildStorableEvent({ type: 'Lent', occurredAt: new Date(0), payload: { BookID: 'b' } });
 const refused = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:1'), { code: 'ECONNREFUSED' });
 
@@ -60,7 +64,9 @@ describe('createEventStore routing (recording drivers)', () => {
     const replica = recordingDriver('replica', () => refused);
     const reports: OperationReport[] = [];
     const hooks = { onOperation: (report: OperationReport) => reports.push(report) };
-    await expect(createEventStore(primary.driver, replica.driver).query(withEventualConsistency(), filter)).rejects.toMatchObject({
+    await expect(
+      createEventStore(primary.driver, replica.driver).query(withEventualConsistency(), filter),
+    ).rejects.toMatchObject({
       code: 'REPLICA_UNAVAILABLE',
     });
     const store = createEventStore(primary.driver, replica.driver, { replicaFallback: 'primary', hooks });
@@ -91,10 +97,14 @@ describe('createEventStore routing (recording drivers)', () => {
     expect(await store.append(undefined, filter, 0n)).toEqual({ sequenceNumbers: [] });
     const controller = new AbortController();
     controller.abort();
-    await expect(store.append(withSignal(undefined, controller.signal), filter, 0n, event)).rejects.toMatchObject({
+    await expect(
+      store.append(withSignal(undefined, controller.signal), filter, 0n, event),
+    ).rejects.toMatchObject({
       code: 'ABORTED',
     });
-    await expect(store.query(withSignal(undefined, controller.signal), filter)).rejects.toMatchObject({ code: 'ABORTED' });
+    await expect(store.query(withSignal(undefined, controller.signal), filter)).rejects.toMatchObject({
+      code: 'ABORTED',
+    });
     expect(primary.sent).toHaveLength(0);
   });
 
@@ -103,8 +113,12 @@ describe('createEventStore routing (recording drivers)', () => {
     const primary = recordingDriver('primary');
     expect(() => createEventStore(primary.driver, undefined, { tableName: 'x; drop' })).toThrow(/tableName/);
     const store = createEventStore(primary.driver, undefined);
-    await expect(store.append(undefined, filter, -1n, event)).rejects.toMatchObject({ code: 'INVALID_FILTER' });
-    await expect(store.append(undefined, filter, 1 as never, event)).rejects.toMatchObject({ code: 'INVALID_FILTER' });
+    await expect(store.append(undefined, filter, -1n, event)).rejects.toMatchObject({
+      code: 'INVALID_FILTER',
+    });
+    await expect(store.append(undefined, filter, 1 as never, event)).rejects.toMatchObject({
+      code: 'INVALID_FILTER',
+    });
     expect(primary.sent).toHaveLength(0);
   });
 

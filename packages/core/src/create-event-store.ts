@@ -1,13 +1,24 @@
 import { type Context, getConsistencyLevel } from './context.js';
 import type { Driver, Executor, Row, Statement } from './driver.js';
 import { toEventStoreError } from './error-mapper.js';
-import { ConcurrencyConflictError, InvalidConfigurationError, InvalidFilterError, isEventStoreError } from './errors.js';
-import type { AppendResult, EventStore, OperationReport, QueryResult, ServerRole, StoreOptions } from './event-store.js';
+import {
+  ConcurrencyConflictError,
+  InvalidConfigurationError,
+  InvalidFilterError,
+  isEventStoreError,
+} from './errors.js';
+import type {
+  AppendResult,
+  EventStore,
+  OperationReport,
+  QueryResult,
+  ServerRole,
+  StoreOptions,
+} from './event-store.js';
 import type { EventFilter } from './filter.js';
 import { routeOperation } from './routing.js';
 import { decodeBigintArray, decodeEvent } from './rows.js';
 import { MIGRATIONS } from './schema.js';
-import { buildStorableEvent, type StorableEvent } from './storable-event.js';
 import {
   appendStatement,
   appliedVersionsStatement,
@@ -16,6 +27,7 @@ import {
   migrationsTableStatements,
   queryStatement,
 } from './statements.js';
+import { buildStorableEvent, type StorableEvent } from './storable-event.js';
 import { parseTableName } from './table-name.js';
 
 type Operation = OperationReport['operation'];
@@ -24,7 +36,11 @@ type Operation = OperationReport['operation'];
  * Creates a store on a primary and an optional replica. Adapters call this with their drivers; it holds
  * all behaviour: routing, the append guard, error mapping, cancellation and hooks.
  */
-export function createEventStore(primary: Driver | undefined, replica: Driver | undefined, options: StoreOptions = {}): EventStore {
+export function createEventStore(
+  primary: Driver | undefined,
+  replica: Driver | undefined,
+  options: StoreOptions = {},
+): EventStore {
   if (!primary) throw new InvalidConfigurationError('a primary database is required (got undefined or null)');
   const names = parseTableName(options.tableName);
   const fallbackToPrimary = options.replicaFallback === 'primary';
@@ -57,7 +73,10 @@ export function createEventStore(primary: Driver | undefined, replica: Driver | 
     } catch (error) {
       const mapped = toEventStoreError(operation, server, error, signal);
       const outcome = mapped instanceof ConcurrencyConflictError ? 'conflict' : 'error';
-      report({ operation, consistency, server, fellBack, outcome, errorCode: mapped.code, eventCount: 0 }, started);
+      report(
+        { operation, consistency, server, fellBack, outcome, errorCode: mapped.code, eventCount: 0 },
+        started,
+      );
       throw mapped;
     }
   };
@@ -71,7 +90,14 @@ export function createEventStore(primary: Driver | undefined, replica: Driver | 
     tableName: names.table,
 
     async migrate(ctx?: Context): Promise<void> {
-      await run('eventstore.migrate', ctx, 'primary', false, () => primary.transaction((tx) => migrateIn(tx)), () => 0);
+      await run(
+        'eventstore.migrate',
+        ctx,
+        'primary',
+        false,
+        () => primary.transaction((tx) => migrateIn(tx)),
+        () => 0,
+      );
     },
 
     async query(ctx: Context | undefined, filter: EventFilter): Promise<QueryResult> {
@@ -80,13 +106,34 @@ export function createEventStore(primary: Driver | undefined, replica: Driver | 
       const server = routeOperation('query', consistency, replica !== undefined);
       const count = (result: QueryResult) => result.events.length;
       if (server === 'primary') {
-        return run('eventstore.query', ctx, 'primary', false, (signal) => readOn(primary, filter, consistency === 'strong', signal), count);
+        return run(
+          'eventstore.query',
+          ctx,
+          'primary',
+          false,
+          (signal) => readOn(primary, filter, consistency === 'strong', signal),
+          count,
+        );
       }
       try {
-        return await run('eventstore.query', ctx, 'replica', false, (signal) => readOn(replica as Driver, filter, false, signal), count);
+        return await run(
+          'eventstore.query',
+          ctx,
+          'replica',
+          false,
+          (signal) => readOn(replica as Driver, filter, false, signal),
+          count,
+        );
       } catch (error) {
         if (!fallbackToPrimary || !isEventStoreError(error, 'REPLICA_UNAVAILABLE')) throw error;
-        return run('eventstore.query', ctx, 'primary', true, (signal) => readOn(primary, filter, false, signal), count);
+        return run(
+          'eventstore.query',
+          ctx,
+          'primary',
+          true,
+          (signal) => readOn(primary, filter, false, signal),
+          count,
+        );
       }
     },
 
@@ -111,7 +158,8 @@ export function createEventStore(primary: Driver | undefined, replica: Driver | 
         false,
         // Not raced against the signal: the driver cancels the statement on the server, and the call
         // reports what the database did, so an abort can never hide a committed append.
-        async (signal) => toAppendResult(await primary.query(statement, signal ? { signal } : {}), expectedMaxSequenceNumber),
+        async (signal) =>
+          toAppendResult(await primary.query(statement, signal ? { signal } : {}), expectedMaxSequenceNumber),
         (result) => result.sequenceNumbers.length,
       );
     },
@@ -138,7 +186,8 @@ function toQueryResult(rows: readonly Row[]): QueryResult {
 function toAppendResult({ rows }: { rows: readonly Row[] }, expected: bigint): AppendResult {
   const [row] = rows;
   const positions = row?.sequence_numbers;
-  if (typeof positions !== 'string') throw new ConcurrencyConflictError(expected, BigInt(row?.max_sequence_number ?? -1));
+  if (typeof positions !== 'string')
+    throw new ConcurrencyConflictError(expected, BigInt(row?.max_sequence_number ?? -1));
   return { sequenceNumbers: decodeBigintArray(positions) };
 }
 

@@ -19,17 +19,22 @@ describe('toEventStoreError', () => {
     expect(toEventStoreError('op', server, pgError(sqlState)).code).toBe(code);
   });
 
-  it.each(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT'])('maps the socket error %s on the replica to REPLICA_UNAVAILABLE', (code) => {
-    const mapped = toEventStoreError('eventstore.query', 'replica', pgError(code));
-    expect(mapped.code).toBe('REPLICA_UNAVAILABLE');
-    expect(mapped.cause).toBeInstanceOf(Error);
-  });
+  it.each(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT'])(
+    'maps the socket error %s on the replica to REPLICA_UNAVAILABLE',
+    (code) => {
+      const mapped = toEventStoreError('eventstore.query', 'replica', pgError(code));
+      expect(mapped.code).toBe('REPLICA_UNAVAILABLE');
+      expect(mapped.cause).toBeInstanceOf(Error);
+    },
+  );
 
   it('recognises driver messages for broken connections', () => {
-    expect(toEventStoreError('q', 'replica', new Error('Connection terminated due to connection timeout')).code).toBe(
-      'REPLICA_UNAVAILABLE',
+    expect(
+      toEventStoreError('q', 'replica', new Error('Connection terminated due to connection timeout')).code,
+    ).toBe('REPLICA_UNAVAILABLE');
+    expect(toEventStoreError('q', 'primary', new Error('Connection terminated unexpectedly')).code).toBe(
+      'CONNECTION_FAILED',
     );
-    expect(toEventStoreError('q', 'primary', new Error('Connection terminated unexpectedly')).code).toBe('CONNECTION_FAILED');
   });
 
   it('tells a timeout from an abort by the signal reason', () => {
@@ -47,7 +52,11 @@ describe('toEventStoreError', () => {
   });
 
   it('never copies the driver message (which may hold values) into its own message', () => {
-    const mapped = toEventStoreError('eventstore.append', 'primary', pgError('23505', 'Key (payload)=(secret) exists'));
+    const mapped = toEventStoreError(
+      'eventstore.append',
+      'primary',
+      pgError('23505', 'Key (payload)=(secret) exists'),
+    );
     expect(mapped.message).not.toContain('secret');
     expect(mapped.message).toContain('23505');
   });

@@ -1,4 +1,3 @@
-import type { ServerRole } from './event-store.js';
 import {
   AbortedError,
   ConnectionFailedError,
@@ -9,9 +8,18 @@ import {
   SchemaMissingError,
   TimeoutError,
 } from './errors.js';
+import type { ServerRole } from './event-store.js';
 
 /** Node socket errors that mean the server could not be reached or dropped the connection. */
-const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EHOSTUNREACH', 'EAI_AGAIN']);
+const NETWORK_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  'ENOTFOUND',
+  'EHOSTUNREACH',
+  'EAI_AGAIN',
+]);
 
 /** Driver messages (pg, postgres.js, neon) for a connection that failed, timed out or closed. */
 const CONNECTION_MESSAGE =
@@ -24,11 +32,13 @@ export function sqlStateOf(error: unknown): string | undefined {
 }
 
 function isConnectionFailure(error: unknown, sqlState: string | undefined): boolean {
-  if (sqlState) return sqlState.startsWith('08') || sqlState === '57P01' || sqlState === '57P02' || sqlState === '57P03';
+  if (sqlState)
+    return sqlState.startsWith('08') || sqlState === '57P01' || sqlState === '57P02' || sqlState === '57P03';
   const { code, errno, message } = (error ?? {}) as { code?: unknown; errno?: unknown; message?: unknown };
   if (typeof code === 'string' && (NETWORK_CODES.has(code) || CONNECTION_MESSAGE.test(code))) return true;
   if (typeof errno === 'string' && NETWORK_CODES.has(errno)) return true;
-  if (error instanceof AggregateError) return error.errors.some((inner) => isConnectionFailure(inner, sqlStateOf(inner)));
+  if (error instanceof AggregateError)
+    return error.errors.some((inner) => isConnectionFailure(inner, sqlStateOf(inner)));
   return typeof message === 'string' && CONNECTION_MESSAGE.test(message);
 }
 
@@ -46,12 +56,15 @@ export function toEventStoreError(
   if (error instanceof EventStoreError) return error;
   if (signal?.aborted) {
     const reason = signal.reason as { name?: string } | undefined;
-    return reason?.name === 'TimeoutError' ? new TimeoutError(operation, error) : new AbortedError(operation, error);
+    return reason?.name === 'TimeoutError'
+      ? new TimeoutError(operation, error)
+      : new AbortedError(operation, error);
   }
   const sqlState = sqlStateOf(error);
   if (sqlState === '25006') return new ReadOnlyPrimaryError(operation, error);
   if (sqlState === '57014' || sqlState === '55P03') return new TimeoutError(operation, error);
-  if (sqlState === '42P01' || sqlState === '42883' || sqlState === '3F000') return new SchemaMissingError(operation, error);
+  if (sqlState === '42P01' || sqlState === '42883' || sqlState === '3F000')
+    return new SchemaMissingError(operation, error);
   if (isConnectionFailure(error, sqlState)) {
     return server === 'replica'
       ? new ReplicaUnavailableError(operation, error)

@@ -26,7 +26,11 @@ export class EventStoreError extends Error {
   /** `true` when retrying the same call later may succeed (lost connection, timeout, conflict). */
   readonly retryable: boolean;
 
-  constructor(code: EventStoreErrorCode, message: string, options?: { cause?: unknown; retryable?: boolean }) {
+  constructor(
+    code: EventStoreErrorCode,
+    message: string,
+    options?: { cause?: unknown; retryable?: boolean },
+  ) {
     super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.name = new.target.name;
     this.code = code;
@@ -41,7 +45,9 @@ export function isEventStoreError<C extends EventStoreErrorCode>(
 ): error is EventStoreError & { code: C } {
   if (typeof error !== 'object' || error === null) return false;
   const candidate = error as { code?: unknown; retryable?: unknown };
-  const known = error instanceof EventStoreError || (typeof candidate.code === 'string' && typeof candidate.retryable === 'boolean');
+  const known =
+    error instanceof EventStoreError ||
+    (typeof candidate.code === 'string' && typeof candidate.retryable === 'boolean');
   return known && (code === undefined || candidate.code === code);
 }
 
@@ -97,10 +103,14 @@ export class ConsistencyViolationError extends EventStoreError {
 /** The replica could not serve an eventual read (down, unreachable, or broke the connection). */
 export class ReplicaUnavailableError extends EventStoreError {
   constructor(operation: string, cause: unknown) {
-    super('REPLICA_UNAVAILABLE', `${operation}: the replica is unavailable; strong reads and appends still use the primary`, {
-      cause,
-      retryable: true,
-    });
+    super(
+      'REPLICA_UNAVAILABLE',
+      `${operation}: the replica is unavailable; strong reads and appends still use the primary`,
+      {
+        cause,
+        retryable: true,
+      },
+    );
   }
 }
 
@@ -135,7 +145,11 @@ export class TimeoutError extends EventStoreError {
 /** The events table or its functions are missing or outdated: run `store.migrate()`. */
 export class SchemaMissingError extends EventStoreError {
   constructor(operation: string, cause: unknown) {
-    super('SCHEMA_MISSING', `${operation}: the event store schema is missing or outdated; run store.migrate()`, { cause });
+    super(
+      'SCHEMA_MISSING',
+      `${operation}: the event store schema is missing or outdated; run store.migrate()`,
+      { cause },
+    );
   }
 }
 
@@ -155,9 +169,13 @@ export class QueryFailedError extends EventStoreError {
   readonly sqlState: string | undefined;
 
   constructor(operation: string, sqlState: string | undefined, cause: unknown) {
-    super('QUERY_FAILED', `${operation}: the database reported an error${sqlState ? ` (SQLSTATE ${sqlState})` : ''}`, {
-      cause,
-    });
+    super(
+      'QUERY_FAILED',
+      `${operation}: the database reported an error${sqlState ? ` (SQLSTATE ${sqlState})` : ''}`,
+      {
+        cause,
+      },
+    );
     this.sqlState = sqlState;
   }
 }

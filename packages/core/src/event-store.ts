@@ -1,4 +1,4 @@
-import type { Context, ConsistencyLevel } from './context.js';
+import type { ConsistencyLevel, Context } from './context.js';
 import type { EventFilter } from './filter.js';
 import type { StorableEvent, StoredEvent } from './storable-event.js';
 

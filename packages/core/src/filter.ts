@@ -4,7 +4,13 @@
  */
 
 /** A JSON value as stored in a payload. */
-export type JsonValue = null | boolean | number | string | readonly JsonValue[] | { readonly [key: string]: JsonValue };
+export type JsonValue =
+  | null
+  | boolean
+  | number
+  | string
+  | readonly JsonValue[]
+  | { readonly [key: string]: JsonValue };
 
 /** `P(key, value)` matches events whose payload contains `{ [key]: value }` (PostgreSQL `@>`). */
 export interface Predicate {

@@ -1,3 +1,4 @@
+export { acquireUnlessAborted, runCancellable } from './cancellation.js';
 export {
   type ConsistencyLevel,
   type Context,
@@ -25,11 +26,17 @@ export * from './filter-builder.js';
 export { jsonContains, matchesFilter } from './filter-match.js';
 export { type RoutedOperation, routeOperation } from './routing.js';
 export {
+  appendStatement,
+  cancelBackendStatement,
+  encodeFilter,
+  queryStatement,
+  TRANSACTION_STATEMENTS,
+} from './statements.js';
+export {
   buildStorableEvent,
   type JsonObject,
   type StorableEvent,
   type StorableEventInput,
   type StoredEvent,
 } from './storable-event.js';
-export { appendStatement, encodeFilter, queryStatement, TRANSACTION_STATEMENTS } from './statements.js';
 export { DEFAULT_TABLE_NAME, parseTableName, type TableNames } from './table-name.js';

@@ -22,7 +22,18 @@ function random(seed: number) {
 }
 
 const TYPES = ['Added', 'Lent', 'Returned'];
-const VALUES = ['a', 'b', 1, 1.5, true, null, { nested: 'x' }, { nested: 'y', more: 2 }, [1, 2], [2]] as const;
+const VALUES = [
+  'a',
+  'b',
+  1,
+  1.5,
+  true,
+  null,
+  { nested: 'x' },
+  { nested: 'y', more: 2 },
+  [1, 2],
+  [2],
+] as const;
 const KEYS = ['BookID', 'ReaderID', 'Shelf'];
 
 function randomEvent(next: () => number): StorableEvent {
@@ -36,7 +47,8 @@ function randomEvent(next: () => number): StorableEvent {
 }
 
 function randomPredicates(next: () => number): [Predicate, ...Predicate[]] {
-  const pick = () => P(KEYS[Math.floor(next() * KEYS.length)] as string, VALUES[Math.floor(next() * VALUES.length)] as never);
+  const pick = () =>
+    P(KEYS[Math.floor(next() * KEYS.length)] as string, VALUES[Math.floor(next() * VALUES.length)] as never);
   return next() < 0.5 ? [pick()] : [pick(), pick()];
 }
 
@@ -82,12 +94,18 @@ describe('lock keys', () => {
     const next = random(7);
     for (let round = 0; round < 1_000; round++) {
       const filter = randomFilter(next);
-      expect(conflict(appendLocks(filter, [randomEvent(next)]), appendLocks(filter, [randomEvent(next)]))).toBe(true);
+      expect(
+        conflict(appendLocks(filter, [randomEvent(next)]), appendLocks(filter, [randomEvent(next)])),
+      ).toBe(true);
     }
   });
 
   it('strong reads of one boundary do not block each other', () => {
-    const filter = buildEventFilter().matching().anyEventTypeOf('Lent').andAllPredicatesOf(P('BookID', 'b-1')).finalize();
+    const filter = buildEventFilter()
+      .matching()
+      .anyEventTypeOf('Lent')
+      .andAllPredicatesOf(P('BookID', 'b-1'))
+      .finalize();
     expect(conflict(readLocks(filter), readLocks(filter))).toBe(false);
   });
 

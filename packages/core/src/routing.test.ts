@@ -13,12 +13,18 @@ describe('routeOperation', () => {
     ['migrate', 'strong', true, 'primary'],
     ['migrate', 'eventual', true, 'primary'],
     ['migrate', 'eventual', false, 'primary'],
-  ] as const)('%s with %s consistency (replica configured: %s) goes to the %s', (operation, consistency, hasReplica, server) => {
-    expect(routeOperation(operation, consistency, hasReplica)).toBe(server);
-  });
+  ] as const)(
+    '%s with %s consistency (replica configured: %s) goes to the %s',
+    (operation, consistency, hasReplica, server) => {
+      expect(routeOperation(operation, consistency, hasReplica)).toBe(server);
+    },
+  );
 
-  it.each([true, false])('refuses an append with eventual consistency, naming the rule (replica: %s)', (hasReplica) => {
-    expect(() => routeOperation('append', 'eventual', hasReplica)).toThrow(ConsistencyViolationError);
-    expect(() => routeOperation('append', 'eventual', hasReplica)).toThrow(/withStrongConsistency/);
-  });
+  it.each([true, false])(
+    'refuses an append with eventual consistency, naming the rule (replica: %s)',
+    (hasReplica) => {
+      expect(() => routeOperation('append', 'eventual', hasReplica)).toThrow(ConsistencyViolationError);
+      expect(() => routeOperation('append', 'eventual', hasReplica)).toThrow(/withStrongConsistency/);
+    },
+  );
 });

@@ -12,7 +12,11 @@ export type RoutedOperation = 'query' | 'append' | 'migrate';
  * - strong reads (the default) go to the primary;
  * - eventual reads go to the replica when one is configured, else to the primary.
  */
-export function routeOperation(operation: RoutedOperation, consistency: ConsistencyLevel, hasReplica: boolean): ServerRole {
+export function routeOperation(
+  operation: RoutedOperation,
+  consistency: ConsistencyLevel,
+  hasReplica: boolean,
+): ServerRole {
   if (operation === 'append' && consistency === 'eventual') {
     throw new ConsistencyViolationError(
       'append: refused an eventual-consistency context. Appends always run on the primary and must be decided ' +

@@ -4,7 +4,8 @@ import type { JsonObject, StoredEvent } from './storable-event.js';
 
 function column(row: Row, name: string): string {
   const value = row[name];
-  if (typeof value !== 'string') throw new QueryFailedError(`decode: column ${name} is missing`, undefined, undefined);
+  if (typeof value !== 'string')
+    throw new QueryFailedError(`decode: column ${name} is missing`, undefined, undefined);
   return value;
 }
 

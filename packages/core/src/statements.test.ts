@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { P } from './filter.js';
 import { buildEventFilter } from './filter-builder.js';
-import { buildStorableEvent } from './storable-event.js';
 import { appendStatement, encodeFilter, migrationStepStatements, queryStatement } from './statements.js';
+import { buildStorableEvent } from './storable-event.js';
 import { parseTableName } from './table-name.js';
 
 const names = parseTableName('app.events');
@@ -20,7 +20,10 @@ const event = buildStorableEvent({ type: hostile, occurredAt: new Date(0), paylo
 
 describe('statements', () => {
   it('never put a value into SQL text: every value is a bind parameter', () => {
-    for (const statement of [queryStatement(names, filter, true), appendStatement(names, filter, 7n, [event])]) {
+    for (const statement of [
+      queryStatement(names, filter, true),
+      appendStatement(names, filter, 7n, [event]),
+    ]) {
       expect(statement.text).not.toContain('DROP');
       expect(statement.text).toMatch(/\$1::jsonb/);
       expect(statement.values.join('')).toContain('DROP TABLE');
@@ -30,7 +33,11 @@ describe('statements', () => {
   it('encode the filter as JSON items, predicates as containment objects, bounds as ISO text', () => {
     expect(JSON.parse(encodeFilter(filter))).toEqual({
       items: [
-        { types: ['B', hostile].sort(), predicates: expect.arrayContaining([{ n: 1 }, { [hostile]: hostile }]), all: true },
+        {
+          types: ['B', hostile].sort(),
+          predicates: expect.arrayContaining([{ n: 1 }, { [hostile]: hostile }]),
+          all: true,
+        },
         { types: [], predicates: [{ k: { nested: hostile } }], all: false },
       ],
       from: '2024-01-01T00:00:00.000Z',
@@ -50,7 +57,9 @@ describe('statements', () => {
   });
 
   it('create the payload index without the GIN pending list (fastupdate = off)', () => {
-    const ddl = migrationStepStatements(names, 1).map((statement) => statement.text).join('\n');
+    const ddl = migrationStepStatements(names, 1)
+      .map((statement) => statement.text)
+      .join('\n');
     expect(ddl).toMatch(/USING gin \(payload jsonb_path_ops\) WITH \(fastupdate = off\)/);
     expect(ddl).toContain('CREATE TABLE IF NOT EXISTS "app"."events"');
   });

@@ -25,7 +25,9 @@ export function encodeFilter(filter: EventFilter): string {
     })),
     ...(filter.occurredFrom && { from: filter.occurredFrom.toISOString() }),
     ...(filter.occurredUntil && { until: filter.occurredUntil.toISOString() }),
-    ...(filter.sequenceNumberHigherThan !== undefined && { after: filter.sequenceNumberHigherThan.toString() }),
+    ...(filter.sequenceNumberHigherThan !== undefined && {
+      after: filter.sequenceNumberHigherThan.toString(),
+    }),
   });
 }
 
@@ -88,7 +90,11 @@ export function migrationsTableStatements(names: TableNames): Statement[] {
   applied_at timestamptz NOT NULL DEFAULT now(),
   PRIMARY KEY (table_name, version)
 )`;
-  return [...schema, table].map((text, index) => ({ name: `es.migrate.bookkeeping.${index}`, text, values: [] }));
+  return [...schema, table].map((text, index) => ({
+    name: `es.migrate.bookkeeping.${index}`,
+    text,
+    values: [],
+  }));
 }
 
 /** The versions already applied to this table. */
@@ -105,7 +111,9 @@ export function migrationStepStatements(names: TableNames, version: number): Sta
   const migration = MIGRATIONS.find((candidate) => candidate.version === version);
   if (!migration) throw new Error(`unknown migration version ${version}`);
   return [
-    ...migration.statements(names).map((text, index) => ({ name: `es.migrate.v${version}.${index}`, text, values: [] })),
+    ...migration
+      .statements(names)
+      .map((text, index) => ({ name: `es.migrate.v${version}.${index}`, text, values: [] })),
     {
       name: 'es.migrate.record',
       text: `INSERT INTO ${migrationsTable(names)} (table_name, version, description) VALUES ($1, $2::int, $3)`,
@@ -115,8 +123,21 @@ export function migrationStepStatements(names: TableNames, version: number): Sta
 }
 
 /** Transaction control, for drivers without a transaction helper of their own. */
-export const TRANSACTION_STATEMENTS: Readonly<Record<'begin' | 'commit' | 'rollback', Statement>> = Object.freeze({
-  begin: { name: 'es.begin', text: 'BEGIN', values: [] },
-  commit: { name: 'es.commit', text: 'COMMIT', values: [] },
-  rollback: { name: 'es.rollback', text: 'ROLLBACK', values: [] },
-});
+export const TRANSACTION_STATEMENTS: Readonly<Record<'begin' | 'commit' | 'rollback', Statement>> =
+  Object.freeze({
+    begin: { name: 'es.begin', text: 'BEGIN', values: [] },
+    commit: { name: 'es.commit', text: 'COMMIT', values: [] },
+    rollback: { name: 'es.rollback', text: 'ROLLBACK', values: [] },
+  });
+
+/**
+ * Cancels the statement running on backend `processId` (same role, or `pg_signal_backend`), for drivers
+ * whose own cancel API is unsuitable. Sent on a separate connection.
+ */
+export function cancelBackendStatement(processId: number): Statement {
+  return {
+    name: 'es.cancel',
+    text: 'SELECT pg_cancel_backend($1::int)::text AS cancelled',
+    values: [String(processId)],
+  };
+}

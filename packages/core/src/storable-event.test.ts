@@ -40,12 +40,14 @@ describe('buildStorableEvent', () => {
   it('rejects a cycle without looping', () => {
     const payload: Record<string, unknown> = {};
     payload.self = payload;
-    expect(() => buildStorableEvent({ type: 'T', occurredAt: at, payload: payload as never })).toThrow(/cycle/);
+    expect(() => buildStorableEvent({ type: 'T', occurredAt: at, payload: payload as never })).toThrow(
+      /cycle/,
+    );
   });
 
   it('never puts payload values into its messages', () => {
-    expect(() => buildStorableEvent({ type: 'T', occurredAt: at, payload: { secret: 'hunter2\u0000' } })).toThrow(
-      expect.objectContaining({ message: expect.not.stringContaining('hunter2') }),
-    );
+    expect(() =>
+      buildStorableEvent({ type: 'T', occurredAt: at, payload: { secret: 'hunter2\u0000' } }),
+    ).toThrow(expect.objectContaining({ message: expect.not.stringContaining('hunter2') }));
   });
 });

@@ -33,7 +33,9 @@ export interface StorableEventInput {
  */
 export function buildStorableEvent(input: StorableEventInput): StorableEvent {
   if (typeof input?.type !== 'string' || input.type.trim() === '' || !isStorableText(input.type)) {
-    throw new InvalidEventError('event type must be a non-empty string without NUL characters or lone surrogates');
+    throw new InvalidEventError(
+      'event type must be a non-empty string without NUL characters or lone surrogates',
+    );
   }
   if (!(input.occurredAt instanceof Date) || Number.isNaN(input.occurredAt.getTime())) {
     throw new InvalidEventError(`event "${input.type}": occurredAt must be a valid Date`);
@@ -53,7 +55,8 @@ function toJsonObject(value: unknown, what: string): JsonObject {
 function assertJson(value: unknown, what: string, seen: Set<object>): void {
   switch (typeof value) {
     case 'string':
-      if (!isStorableText(value)) throw new InvalidEventError(`${what} contains a NUL character or a lone surrogate`);
+      if (!isStorableText(value))
+        throw new InvalidEventError(`${what} contains a NUL character or a lone surrogate`);
       return;
     case 'boolean':
       return;

@@ -1,4 +1,15 @@
-import { createEventStore, type Driver, type EventStore, type Executor, type Statement, type StoreOptions, TRANSACTION_STATEMENTS } from '@es/core';
+import {
+  acquireUnlessAborted,
+  cancelBackendStatement,
+  createEventStore,
+  type Driver,
+  type EventStore,
+  type Executor,
+  runCancellable,
+  type Statement,
+  type StoreOptions,
+  TRANSACTION_STATEMENTS,
+} from '@es/core';
 import pg from 'pg';
 
 /**
@@ -6,29 +17,32 @@ import pg from 'pg';
  * (SQL, routing, errors) lives in `@es/core`.
  */
 
-type Cancellable = pg.PoolClient & { processID: number | null };
+const toConfig = (statement: Statement) => ({ text: statement.text, values: [...statement.values] });
 
-/** Runs one statement on a checked-out client; an abort sends PostgreSQL's cancel request for it. */
-function runCancellable(pool: pg.Pool, client: pg.PoolClient, statement: Statement, signal: AbortSignal) {
-  return new Promise<{ rows: Record<string, string | null>[] }>((resolve, reject) => {
-    const query = new pg.Query(statement.text, [...statement.values], (error: Error | undefined, result: pg.QueryResult) => {
-      signal.removeEventListener('abort', cancel);
-      if (error) reject(error);
-      else resolve(result);
-    });
-    // A cancel request travels on a fresh socket, so it works even when the pool is exhausted.
-    const cancel = () => (new pg.Client(pool.options) as pg.Client & { cancel(c: Cancellable, q: pg.Query): void }).cancel(client as Cancellable, query);
-    signal.addEventListener('abort', cancel, { once: true });
-    client.query(query);
-  });
+/** Cancels what runs on `client` from a fresh connection (not the pool: it may be exhausted). */
+async function cancelOn(pool: pg.Pool, client: pg.PoolClient): Promise<void> {
+  const processId = (client as pg.PoolClient & { processID?: number }).processID;
+  if (!processId) return;
+  const canceller = new pg.Client(pool.options);
+  canceller.on('error', () => {});
+  try {
+    await canceller.connect();
+    await canceller.query(toConfig(cancelBackendStatement(processId)));
+  } finally {
+    await canceller.end().catch(() => {});
+  }
 }
 
 function executorFor(pool: pg.Pool, client: pg.PoolClient): Executor {
   return {
     query: (statement, options) =>
       options?.signal
-        ? runCancellable(pool, client, statement, options.signal)
-        : client.query({ text: statement.text, values: [...statement.values] }),
+        ? runCancellable(
+            () => client.query(toConfig(statement)),
+            () => cancelOn(pool, client),
+            options.signal,
+          )
+        : client.query(toConfig(statement)),
   };
 }
 
@@ -36,11 +50,17 @@ function executorFor(pool: pg.Pool, client: pg.PoolClient): Executor {
 export function pgDriver(pool: pg.Pool): Driver {
   // An idle client whose server goes away emits 'error' on the pool; unhandled, it would crash the process.
   if (pool.listenerCount('error') === 0) pool.on('error', () => {});
+  const checkout = (signal?: AbortSignal) =>
+    acquireUnlessAborted(
+      () => pool.connect(),
+      (client) => client.release(),
+      signal,
+    );
   return {
     name: 'pg',
     async query(statement, options) {
-      if (!options?.signal) return pool.query({ text: statement.text, values: [...statement.values] });
-      const client = await pool.connect();
+      if (!options?.signal) return pool.query(toConfig(statement));
+      const client = await checkout(options.signal);
       try {
         return await executorFor(pool, client).query(statement, options);
       } finally {
@@ -48,7 +68,7 @@ export function pgDriver(pool: pg.Pool): Driver {
       }
     },
     async transaction(fn) {
-      const client = await pool.connect();
+      const client = await checkout();
       const tx = executorFor(pool, client);
       try {
         await tx.query(TRANSACTION_STATEMENTS.begin);
@@ -74,6 +94,14 @@ export function fromPgPool(pool: pg.Pool, options?: StoreOptions): EventStore {
  * A store on a primary and a replica: strong reads, appends and migrations use `primary`; eventual reads
  * use `replica`. With `replica` undefined every call goes to the primary.
  */
-export function fromPgPoolAndReplica(primary: pg.Pool, replica: pg.Pool | undefined, options?: StoreOptions): EventStore {
-  return createEventStore(primary ? pgDriver(primary) : undefined, replica ? pgDriver(replica) : undefined, options);
+export function fromPgPoolAndReplica(
+  primary: pg.Pool,
+  replica: pg.Pool | undefined,
+  options?: StoreOptions,
+): EventStore {
+  return createEventStore(
+    primary ? pgDriver(primary) : undefined,
+    replica ? pgDriver(replica) : undefined,
+    options,
+  );
 }

@@ -13,11 +13,18 @@ export function appendSemantics<H>(suite: ConformanceSuite<H>, test: RegisterTes
     const { store, table } = await suite.newStore('single');
     // Another boundary is not empty: only the filter's own events count.
     await store.append(undefined, book2, 0n, bookEvent(ADDED, { BookID: BOOK_2 }));
-    const { sequenceNumbers } = await store.append(undefined, book1, 0n, bookEvent(ADDED, { BookID: BOOK_1 }));
+    const { sequenceNumbers } = await store.append(
+      undefined,
+      book1,
+      0n,
+      bookEvent(ADDED, { BookID: BOOK_1 }),
+    );
     expect(sequenceNumbers).toHaveLength(1);
     const stored = await suite.raw.events(table);
     expect(stored.map((event) => event.sequenceNumber)).toContain(sequenceNumbers[0]);
-    expect(stored.find((event) => event.sequenceNumber === sequenceNumbers[0])?.payload).toEqual({ BookID: BOOK_1 });
+    expect(stored.find((event) => event.sequenceNumber === sequenceNumbers[0])?.payload).toEqual({
+      BookID: BOOK_1,
+    });
     expect(stored).toHaveLength(2);
   });
 
@@ -34,7 +41,10 @@ export function appendSemantics<H>(suite: ConformanceSuite<H>, test: RegisterTes
       bookEvent(LENT, { BookID: BOOK_1, ReaderID: READER_1 }),
     );
     expect(sequenceNumbers[0]).toBeGreaterThan(read.maxSequenceNumber);
-    expect(positionsOf(await store.query(undefined, book1))).toEqual([read.maxSequenceNumber, ...sequenceNumbers]);
+    expect(positionsOf(await store.query(undefined, book1))).toEqual([
+      read.maxSequenceNumber,
+      ...sequenceNumbers,
+    ]);
     expect(await suite.raw.count(table)).toBe(3);
   });
 
@@ -44,18 +54,33 @@ export function appendSemantics<H>(suite: ConformanceSuite<H>, test: RegisterTes
     const actual = first.sequenceNumbers[0];
     for (const events of [
       [bookEvent(LENT, { BookID: BOOK_1, ReaderID: READER_1 })],
-      [bookEvent(LENT, { BookID: BOOK_1, ReaderID: READER_1 }), bookEvent(RETURNED, { BookID: BOOK_1, ReaderID: READER_1 })],
+      [
+        bookEvent(LENT, { BookID: BOOK_1, ReaderID: READER_1 }),
+        bookEvent(RETURNED, { BookID: BOOK_1, ReaderID: READER_1 }),
+      ],
     ]) {
-      const conflict = await expectFailure(() => store.append(undefined, book1, 0n, ...events), 'CONCURRENCY_CONFLICT');
+      const conflict = await expectFailure(
+        () => store.append(undefined, book1, 0n, ...events),
+        'CONCURRENCY_CONFLICT',
+      );
       expect(conflictFields(conflict)).toEqual({ expected: 0n, actual });
       expect(await suite.raw.count(table)).toBe(1);
     }
-    expect(reports.at(-1)).toMatchObject({ operation: 'eventstore.append', outcome: 'conflict', server: 'primary' });
+    expect(reports.at(-1)).toMatchObject({
+      operation: 'eventstore.append',
+      outcome: 'conflict',
+      server: 'primary',
+    });
   });
 
   test('an expected max higher than the real one conflicts too; nothing inserted', async () => {
     const { store, table } = await suite.newStore('single');
-    const { sequenceNumbers } = await store.append(undefined, book1, 0n, bookEvent(ADDED, { BookID: BOOK_1 }));
+    const { sequenceNumbers } = await store.append(
+      undefined,
+      book1,
+      0n,
+      bookEvent(ADDED, { BookID: BOOK_1 }),
+    );
     const real = sequenceNumbers[0] ?? 0n;
     for (const expected of [real + 1n, real + 1000n]) {
       const conflict = await expectFailure(
@@ -65,7 +90,10 @@ export function appendSemantics<H>(suite: ConformanceSuite<H>, test: RegisterTes
       expect(conflictFields(conflict)).toEqual({ expected, actual: real });
     }
     // On an empty boundary, any expected other than 0 conflicts.
-    await expectFailure(() => store.append(undefined, book2, real, bookEvent(ADDED, { BookID: BOOK_2 })), 'CONCURRENCY_CONFLICT');
+    await expectFailure(
+      () => store.append(undefined, book2, real, bookEvent(ADDED, { BookID: BOOK_2 })),
+      'CONCURRENCY_CONFLICT',
+    );
     expect(await suite.raw.count(table)).toBe(1);
   });
 
@@ -121,14 +149,24 @@ export function appendSemantics<H>(suite: ConformanceSuite<H>, test: RegisterTes
     // Unrelated events, so that a wrong plan or a wrong guard would have something to get wrong.
     const others = Array.from({ length: 50 }, (_, index) => bookEvent(ADDED, { BookID: `other-${index}` }));
     await store.append(undefined, buildEventFilter().matchingAnyEvent(), 0n, ...others);
-    const filter = buildEventFilter().matching().anyEventTypeOf(LENT, RETURNED).andAllPredicatesOf(P('BookID', BOOK_1)).finalize();
+    const filter = buildEventFilter()
+      .matching()
+      .anyEventTypeOf(LENT, RETURNED)
+      .andAllPredicatesOf(P('BookID', BOOK_1))
+      .finalize();
     let expected = 0n;
     const appended: bigint[] = [];
     for (let round = 0; round < 12; round++) {
       const type = round % 2 === 0 ? LENT : RETURNED;
-      const { sequenceNumbers } = await store.append(undefined, filter, expected, bookEvent(type, { BookID: BOOK_1, round }));
+      const { sequenceNumbers } = await store.append(
+        undefined,
+        filter,
+        expected,
+        bookEvent(type, { BookID: BOOK_1, round }),
+      );
       const stale = await expectFailure(
-        () => store.append(undefined, filter, expected, bookEvent(type, { BookID: BOOK_1, round, stale: true })),
+        () =>
+          store.append(undefined, filter, expected, bookEvent(type, { BookID: BOOK_1, round, stale: true })),
         'CONCURRENCY_CONFLICT',
       );
       expect(conflictFields(stale)).toEqual({ expected, actual: sequenceNumbers[0] });

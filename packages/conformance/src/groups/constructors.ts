@@ -29,7 +29,12 @@ export function constructors<H>(suite: ConformanceSuite<H>, test: RegisterTest):
     await suite.cluster.pauseReplay();
     try {
       // Written while the replica cannot replay it: only the primary has it.
-      const { sequenceNumbers } = await store.append(undefined, filter, 0n, bookEvent(ADDED, { BookID: BOOK_1 }));
+      const { sequenceNumbers } = await store.append(
+        undefined,
+        filter,
+        0n,
+        bookEvent(ADDED, { BookID: BOOK_1 }),
+      );
       const eventual = await store.query(withEventualConsistency(), filter);
       expect(positionsOf(eventual)).toEqual(sequenceNumbers);
       const strong = await store.query(withStrongConsistency(), filter);
@@ -64,8 +69,14 @@ export function constructors<H>(suite: ConformanceSuite<H>, test: RegisterTest):
     ];
     for (const tableName of names) {
       expectThrowsNow(() => adapter.fromSingle(primary, { tableName }), 'INVALID_CONFIGURATION');
-      expectThrowsNow(() => adapter.fromPrimaryAndReplica(primary, replica, { tableName }), 'INVALID_CONFIGURATION');
-      expectThrowsNow(() => adapter.fromPrimaryAndReplica(primary, undefined, { tableName }), 'INVALID_CONFIGURATION');
+      expectThrowsNow(
+        () => adapter.fromPrimaryAndReplica(primary, replica, { tableName }),
+        'INVALID_CONFIGURATION',
+      );
+      expectThrowsNow(
+        () => adapter.fromPrimaryAndReplica(primary, undefined, { tableName }),
+        'INVALID_CONFIGURATION',
+      );
     }
   });
 
@@ -76,7 +87,12 @@ export function constructors<H>(suite: ConformanceSuite<H>, test: RegisterTest):
     expect(await suite.raw.relationExists(`"${schema}"."events"`)).toBe(true);
     expect(table).toContain(schema);
     const filter = buildEventFilter().matching().anyEventTypeOf(ADDED).finalize();
-    const { sequenceNumbers } = await store.append(undefined, filter, 0n, bookEvent(ADDED, { BookID: BOOK_1 }));
+    const { sequenceNumbers } = await store.append(
+      undefined,
+      filter,
+      0n,
+      bookEvent(ADDED, { BookID: BOOK_1 }),
+    );
     expect(positionsOf(await store.query(undefined, filter))).toEqual(sequenceNumbers);
     expect(await suite.raw.count(`"${schema}"."events"`)).toBe(1);
     await suite.cluster.waitForReplay();
@@ -94,7 +110,9 @@ export function constructors<H>(suite: ConformanceSuite<H>, test: RegisterTest):
       await store.append(undefined, filter, 0n, bookEvent(ADDED, { BookID: BOOK_1 }));
       expect(await suite.raw.count(`"${tableName}"`)).toBe(1);
       // The case-folded (unquoted) name was never created.
-      expect(await suite.raw.relationExists(tableName.toLowerCase())).toBe(tableName === tableName.toLowerCase());
+      expect(await suite.raw.relationExists(tableName.toLowerCase())).toBe(
+        tableName === tableName.toLowerCase(),
+      );
     }
   });
 }

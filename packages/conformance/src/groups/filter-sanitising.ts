@@ -34,7 +34,10 @@ const CASES: readonly EquivalentFilters[] = [
   },
   {
     title: 'duplicate and unsorted any-of predicates',
-    sloppy: () => match().anyPredicateOf(P('ReaderID', READER_2), P('BookID', BOOK_2), P('ReaderID', READER_2)).finalize(),
+    sloppy: () =>
+      match()
+        .anyPredicateOf(P('ReaderID', READER_2), P('BookID', BOOK_2), P('ReaderID', READER_2))
+        .finalize(),
     tidy: () => match().anyPredicateOf(P('BookID', BOOK_2), P('ReaderID', READER_2)).finalize(),
     expected: [2, 4, 6, 7, 8, 9],
   },
@@ -45,7 +48,11 @@ const CASES: readonly EquivalentFilters[] = [
         .anyEventTypeOf(RETURNED, LENT, LENT)
         .andAllPredicatesOf(P('ReaderID', READER_2), P('BookID', BOOK_1), P('ReaderID', READER_2))
         .finalize(),
-    tidy: () => match().anyEventTypeOf(LENT, RETURNED).andAllPredicatesOf(P('BookID', BOOK_1), P('ReaderID', READER_2)).finalize(),
+    tidy: () =>
+      match()
+        .anyEventTypeOf(LENT, RETURNED)
+        .andAllPredicatesOf(P('BookID', BOOK_1), P('ReaderID', READER_2))
+        .finalize(),
     expected: [6, 9],
   },
   {
@@ -56,7 +63,8 @@ const CASES: readonly EquivalentFilters[] = [
   },
   {
     title: 'an all-of predicate with an empty key is dropped (it would otherwise match nothing)',
-    sloppy: () => match().allPredicatesOf(P('', BOOK_1), P('BookID', BOOK_1), P('ReaderID', READER_2)).finalize(),
+    sloppy: () =>
+      match().allPredicatesOf(P('', BOOK_1), P('BookID', BOOK_1), P('ReaderID', READER_2)).finalize(),
     tidy: () => match().allPredicatesOf(P('BookID', BOOK_1), P('ReaderID', READER_2)).finalize(),
     expected: [6, 9],
   },
@@ -82,7 +90,8 @@ const CASES: readonly EquivalentFilters[] = [
         .orMatching()
         .anyEventTypeOf(ADDED)
         .finalize(),
-    tidy: () => match().allPredicatesOf(P('ReaderID', READER_1)).orMatching().anyEventTypeOf(ADDED).finalize(),
+    tidy: () =>
+      match().allPredicatesOf(P('ReaderID', READER_1)).orMatching().anyEventTypeOf(ADDED).finalize(),
     expected: [1, 2, 3, 5],
   },
 ];
@@ -119,7 +128,10 @@ export function filterSanitising<H>(suite: ConformanceSuite<H>, test: RegisterTe
     for (const build of emptyItems) {
       await expectFailure(() => build(), 'INVALID_FILTER');
       await expectFailure(() => store.query(undefined, build()), 'INVALID_FILTER');
-      await expectFailure(() => store.append(undefined, build(), 9n, bookEvent(LENT, { BookID: BOOK_1 })), 'INVALID_FILTER');
+      await expectFailure(
+        () => store.append(undefined, build(), 9n, bookEvent(LENT, { BookID: BOOK_1 })),
+        'INVALID_FILTER',
+      );
     }
     // The builder refused before the store was called: no operation was reported, nothing was written.
     expect(reports.slice(before)).toEqual([]);

@@ -71,7 +71,9 @@ export function injectionAndInvalidEvents<H>(suite: ConformanceSuite<H>, test: R
         match().anyPredicateOf(P(attack, attack)).finalize(),
         match().anyEventTypeOf(attack).finalize(),
         match().anyEventTypeOf(attack, LENT).andAllPredicatesOf(P('BookID', attack)).finalize(),
-        match().allPredicatesOf(P('BookID', { [attack]: attack })).finalize(),
+        match()
+          .allPredicatesOf(P('BookID', { [attack]: attack }))
+          .finalize(),
       ];
       for (const filter of filters) {
         const result = await store.query(undefined, filter);
@@ -90,8 +92,17 @@ export function injectionAndInvalidEvents<H>(suite: ConformanceSuite<H>, test: R
     await suite.raw.query(`CREATE TABLE ${canary} (id int)`);
     const attacks = attacksOn(table, canary);
     for (const attack of attacks) {
-      const filter = buildEventFilter().matching().anyEventTypeOf(attack).andAllPredicatesOf(P(attack, attack)).finalize();
-      const { sequenceNumbers } = await store.append(undefined, filter, 0n, bookEvent(attack, { [attack]: attack }));
+      const filter = buildEventFilter()
+        .matching()
+        .anyEventTypeOf(attack)
+        .andAllPredicatesOf(P(attack, attack))
+        .finalize();
+      const { sequenceNumbers } = await store.append(
+        undefined,
+        filter,
+        0n,
+        bookEvent(attack, { [attack]: attack }),
+      );
       const result = await store.query(undefined, filter);
       expect(result.events.map((event) => event.sequenceNumber)).toEqual(sequenceNumbers);
       expect(result.events[0]?.type).toBe(attack);
@@ -117,7 +128,10 @@ export function injectionAndInvalidEvents<H>(suite: ConformanceSuite<H>, test: R
       `${tableName}\u0000`,
     ];
     for (const name of names) {
-      expectThrowsNow(() => suite.adapter.fromSingle(suite.primary, { tableName: name }), 'INVALID_CONFIGURATION');
+      expectThrowsNow(
+        () => suite.adapter.fromSingle(suite.primary, { tableName: name }),
+        'INVALID_CONFIGURATION',
+      );
       expectThrowsNow(
         () => suite.adapter.fromPrimaryAndReplica(suite.primary, suite.replica, { tableName: name }),
         'INVALID_CONFIGURATION',
@@ -130,7 +144,8 @@ export function injectionAndInvalidEvents<H>(suite: ConformanceSuite<H>, test: R
   test('invalid events are refused by buildStorableEvent with InvalidEventError', async () => {
     for (const [problem, override] of INVALID_EVENTS) {
       const error = await expectFailure(
-        () => buildStorableEvent(invalidInput(override) as unknown as Parameters<typeof buildStorableEvent>[0]),
+        () =>
+          buildStorableEvent(invalidInput(override) as unknown as Parameters<typeof buildStorableEvent>[0]),
         'INVALID_EVENT',
       );
       expect(error.message, problem).not.toContain(BOOK_1);

@@ -1,4 +1,11 @@
-import { buildEventFilter, type EventFilter, isEventStoreError, matchesFilter, P, withStrongConsistency } from '@es/core';
+import {
+  buildEventFilter,
+  type EventFilter,
+  isEventStoreError,
+  matchesFilter,
+  P,
+  withStrongConsistency,
+} from '@es/core';
 import { expect } from 'vitest';
 import { describeError, positionsOf, track } from '../expectations.js';
 import { bookEvent, LENT, RETURNED } from '../fixtures.js';
@@ -65,8 +72,14 @@ async function settledOrBlocked<H>(
 }
 
 /** The events matching `filter`, by raw SQL. */
-async function rawMatching<H>(suite: ConformanceSuite<H>, table: string, filter: EventFilter): Promise<bigint[]> {
-  return (await suite.raw.events(table)).filter((event) => matchesFilter(filter, event)).map((event) => event.sequenceNumber);
+async function rawMatching<H>(
+  suite: ConformanceSuite<H>,
+  table: string,
+  filter: EventFilter,
+): Promise<bigint[]> {
+  return (await suite.raw.events(table))
+    .filter((event) => matchesFilter(filter, event))
+    .map((event) => event.sequenceNumber);
 }
 
 export function lateCommit<H>(suite: ConformanceSuite<H>, test: RegisterTest): void {
@@ -91,7 +104,10 @@ export function lateCommit<H>(suite: ConformanceSuite<H>, test: RegisterTest): v
       // 1. T1 appends A (matches F) with the right expected max; it inserts A at p1 and stops before COMMIT.
       t1 = track(store.append(undefined, F, m0, bookEvent(RETURNED, { BookID: book, [GATE_KEY]: true })));
       await waitUntil(async () => {
-        if (t1?.settled()) throw new Error(`T1 settled before reaching the gate: ${describeError(await t1.promise.catch((e) => e))}`);
+        if (t1?.settled())
+          throw new Error(
+            `T1 settled before reaching the gate: ${describeError(await t1.promise.catch((e) => e))}`,
+          );
         return (await suite.raw.waitingFor(gate.pid)).length === 1;
       }, 'T1 has inserted its event and waits at the gate');
       known.push(...(await suite.raw.waitingFor(gate.pid)));
@@ -108,23 +124,28 @@ export function lateCommit<H>(suite: ConformanceSuite<H>, test: RegisterTest): v
       await gate.open();
     }
     const [r1, r2, read] = await Promise.allSettled([t1.promise, t2.promise, decision.promise]);
-    expect(r1.status === 'fulfilled' || isEventStoreError((r1 as PromiseRejectedResult).reason, 'CONCURRENCY_CONFLICT')).toBe(
-      true,
-    );
-    expect(r2.status, `T2 (a disjoint boundary) must succeed: ${r2.status === 'rejected' ? describeError(r2.reason) : ''}`).toBe(
-      'fulfilled',
-    );
+    expect(
+      r1.status === 'fulfilled' ||
+        isEventStoreError((r1 as PromiseRejectedResult).reason, 'CONCURRENCY_CONFLICT'),
+      `T1 succeeds or conflicts: ${r1.status === 'rejected' ? describeError(r1.reason) : 'ok'}`,
+    ).toBe(true);
+    expect(
+      r2.status,
+      `T2 (a disjoint boundary) must succeed: ${r2.status === 'rejected' ? describeError(r2.reason) : ''}`,
+    ).toBe('fulfilled');
     if (read.status === 'rejected') throw read.reason;
     const seen = positionsOf(read.value);
     const everyF = await rawMatching(suite, table, F);
 
-    // 5. The append decided on that read. Nothing was written since the read, so it must succeed exactly
-    //    when the read saw every F event; if the read missed one (A below B), it must conflict.
+    // 5. The append decided on that read. Every F event is committed now and no other write follows, so it
+    //    must succeed exactly when the read saw all of them; if the read missed one (A below B, or anything
+    //    committed after the read), it must conflict.
     const sawAll = seen.join() === everyF.join();
     let appended: readonly bigint[] | undefined;
     try {
       const event = bookEvent(LENT, { BookID: book });
-      appended = (await store.append(withStrongConsistency(), F, read.value.maxSequenceNumber, event)).sequenceNumbers;
+      appended = (await store.append(withStrongConsistency(), F, read.value.maxSequenceNumber, event))
+        .sequenceNumbers;
     } catch (error) {
       if (!isEventStoreError(error, 'CONCURRENCY_CONFLICT')) throw error;
     }
@@ -151,7 +172,10 @@ export function lateCommit<H>(suite: ConformanceSuite<H>, test: RegisterTest): v
       // lets T2 through (A is invisible), then T1 commits: both win, and T2's decision missed A.
       t1 = track(store.append(undefined, F, m0, bookEvent(RETURNED, { BookID: book, [GATE_KEY]: true })));
       await waitUntil(async () => {
-        if (t1?.settled()) throw new Error(`T1 settled before reaching the gate: ${describeError(await t1.promise.catch((e) => e))}`);
+        if (t1?.settled())
+          throw new Error(
+            `T1 settled before reaching the gate: ${describeError(await t1.promise.catch((e) => e))}`,
+          );
         return (await suite.raw.waitingFor(gate.pid)).length === 1;
       }, 'T1 has inserted its event and waits at the gate');
       known.push(...(await suite.raw.waitingFor(gate.pid)));
@@ -162,7 +186,9 @@ export function lateCommit<H>(suite: ConformanceSuite<H>, test: RegisterTest): v
     }
     const outcomes = await Promise.allSettled([t1.promise, t2.promise]);
     const winners = outcomes.filter((outcome) => outcome.status === 'fulfilled');
-    const losers = outcomes.flatMap((outcome) => (outcome.status === 'rejected' ? [outcome.reason as unknown] : []));
+    const losers = outcomes.flatMap((outcome) =>
+      outcome.status === 'rejected' ? [outcome.reason as unknown] : [],
+    );
     expect(losers.map(describeError).filter((text) => !text.includes('CONCURRENCY_CONFLICT'))).toEqual([]);
     expect(winners, 'exactly one of the two appends with the same expected max wins').toHaveLength(1);
     expect(await rawMatching(suite, table, F)).toHaveLength(2);

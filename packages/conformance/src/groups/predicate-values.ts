@@ -1,4 +1,11 @@
-import { buildEventFilter, buildStorableEvent, type JsonObject, type JsonValue, matchesFilter, P } from '@es/core';
+import {
+  buildEventFilter,
+  buildStorableEvent,
+  type JsonObject,
+  type JsonValue,
+  matchesFilter,
+  P,
+} from '@es/core';
 import { expect } from 'vitest';
 import type { RawDatabase } from '../raw-database.js';
 import type { ConformanceSuite, RegisterTest, StoreUnderTest } from '../suite-context.js';
@@ -62,7 +69,7 @@ type Probe = readonly [value: JsonValue, expected: readonly string[]];
 
 const VALUE_GROUPS: readonly { title: string; probes: readonly Probe[] }[] = [
   {
-    title: "strings with ', \", \\ and control characters",
+    title: 'strings with \', ", \\ and control characters',
     probes: [
       ["it's", ['apostrophe']],
       ['say "hi"', ['double-quote']],
@@ -166,7 +173,20 @@ async function seed(under: StoreUnderTest, raw: RawDatabase): Promise<void> {
   }
 }
 
-const KEY_EVENTS: readonly string[] = ["it's", 'a"b', 'back\\slash', '%', '_', '📚', 'a.b', '{a,b}', 'a,b', '$1', ' ', 'a b'];
+const KEY_EVENTS: readonly string[] = [
+  "it's",
+  'a"b',
+  'back\\slash',
+  '%',
+  '_',
+  '📚',
+  'a.b',
+  '{a,b}',
+  'a,b',
+  '$1',
+  ' ',
+  'a b',
+];
 
 export function predicateValues<H>(suite: ConformanceSuite<H>, test: RegisterTest): void {
   for (const { title, probes } of VALUE_GROUPS) {
@@ -191,18 +211,29 @@ export function predicateValues<H>(suite: ConformanceSuite<H>, test: RegisterTes
     const { store, table } = await suite.newStore('single');
     const occurredAt = new Date(Date.UTC(2024, 0, 1));
     const events = [
-      ...KEY_EVENTS.map((key) => buildStorableEvent({ type: PROBE_TYPE, occurredAt, payload: { [key]: 1, probe: key } })),
+      ...KEY_EVENTS.map((key) =>
+        buildStorableEvent({ type: PROBE_TYPE, occurredAt, payload: { [key]: 1, probe: key } }),
+      ),
       buildStorableEvent({ type: PROBE_TYPE, occurredAt, payload: { a: { b: 1 }, probe: 'nested a.b' } }),
     ];
     await store.append(undefined, buildEventFilter().matchingAnyEvent(), 0n, ...events);
     for (const key of KEY_EVENTS) {
-      const result = await store.query(undefined, buildEventFilter().matching().allPredicatesOf(P(key, 1)).finalize());
+      const result = await store.query(
+        undefined,
+        buildEventFilter().matching().allPredicatesOf(P(key, 1)).finalize(),
+      );
       expect(
         result.events.map((event) => event.payload.probe),
         `P(${JSON.stringify(key)}, 1)`,
       ).toEqual([key]);
     }
-    const nested = await store.query(undefined, buildEventFilter().matching().allPredicatesOf(P('a', { b: 1 })).finalize());
+    const nested = await store.query(
+      undefined,
+      buildEventFilter()
+        .matching()
+        .allPredicatesOf(P('a', { b: 1 }))
+        .finalize(),
+    );
     expect(nested.events.map((event) => event.payload.probe)).toEqual(['nested a.b']);
     expect(await suite.raw.count(table)).toBe(KEY_EVENTS.length + 1);
   });

@@ -1,0 +1,92 @@
+import {
+  appendStatement,
+  buildEventFilter,
+  buildStorableEvent,
+  P,
+  parseTableName,
+  queryStatement,
+} from '@es/core';
+import { type Cluster, startCluster } from '@es/testing';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freshTable, instance } from './helpers.js';
+
+/**
+ * SPEC §6: a prepared statement switches to a generic plan after 5 executions, and for MAX over a filter
+ * that plan walks the whole primary key backwards. The guard must always be planned with its values.
+ * auto_explain (log_level notice) sends the plan of every nested statement to this client, so the test
+ * reads the guard's real plans on one connection running a NAMED (prepared) append 12 times.
+ */
+describe('the append guard on a prepared connection', () => {
+  let cluster: Cluster;
+  beforeAll(async () => {
+    cluster = await startCluster();
+  });
+  afterAll(async () => {
+    await cluster?.stop();
+  });
+
+  it('is planned with its values on every execution, using the payload index', async () => {
+    const table = freshTable('plans');
+    const app = instance(cluster, table);
+    const client = new pg.Client({ connectionString: cluster.primaryUrl, connectionTimeoutMillis: 5_000 });
+    try {
+      await app.store.migrate();
+      // A large table where most events share one type: the shape that makes a generic plan walk the pkey.
+      await app.primary.query(
+        `INSERT INTO "${table}" (event_type, occurred_at, payload)
+         SELECT 'BookCopyLentToReader', now(), jsonb_build_object('BookID', 'book-' || i, 'ReaderID', 'r-' || (i % 50))
+         FROM generate_series(1, 50000) AS i`,
+      );
+      await app.primary.query(`ANALYZE "${table}"`);
+
+      await client.connect();
+      const plans: string[] = [];
+      client.on('notice', (notice) => plans.push(notice.message ?? ''));
+      await client.query(`LOAD 'auto_explain'`);
+      await client.query(`SET auto_explain.log_min_duration = 0`);
+      await client.query(`SET auto_explain.log_nested_statements = on`);
+      await client.query(`SET auto_explain.log_level = notice`);
+
+      const names = parseTableName(table);
+      for (let run = 0; run < 12; run++) {
+        const filter = buildEventFilter()
+          .matching()
+          .anyEventTypeOf('BookCopyLentToReader')
+          .andAllPredicatesOf(P('BookID', `book-${run * 1000 + 7}`))
+          .finalize();
+        const event = buildStorableEvent({
+          type: 'BookCopyLentToReader',
+          occurredAt: new Date(),
+          payload: { BookID: `new-${run}` },
+        });
+        const expected = BigInt(run * 1000 + 7);
+        const statement = appendStatement(names, filter, expected, [event]);
+        const result = await client.query({
+          name: 'es-append-guard',
+          text: statement.text,
+          values: [...statement.values],
+        });
+        expect(result.rows[0].sequence_numbers).not.toBeNull();
+        const read = queryStatement(names, filter, true);
+        await client.query({ name: 'es-query', text: read.text, values: [...read.values] });
+      }
+
+      const guards = plans.filter((plan) => plan.includes('coalesce(max(sequence_number)'));
+      const reads = plans.filter(
+        (plan) => plan.includes('ORDER BY sequence_number') && plan.includes(`"${table}" WHERE`),
+      );
+      expect(guards).toHaveLength(12);
+      expect(reads).toHaveLength(12);
+      for (const plan of [...guards, ...reads]) {
+        expect(plan).toContain(`${table}_payload_idx`);
+        expect(plan).not.toMatch(/Index Scan Backward using \S*_pkey/);
+        // Custom plans: the boundary's value is a constant in the plan, not a parameter.
+        expect(plan).toMatch(/payload @> '\{"BookID": "book-\d+"\}'::jsonb/);
+      }
+    } finally {
+      await client.end().catch(() => {});
+      await app.close();
+    }
+  });
+});

@@ -1,0 +1,94 @@
+/**
+ * `@es/conformance`: the behavioural suite every `es` adapter runs (SPEC sections 3 and 4), published so
+ * that a third-party adapter can certify itself:
+ *
+ * ```ts
+ * import { runConformance } from '@es/conformance';
+ * runConformance({ name: 'my-driver', setup: () => ({ connect, disconnect, fromSingle, fromPrimaryAndReplica }) });
+ * ```
+ *
+ * It registers vitest `describe`/`it` blocks (vitest is a peer dependency) and runs them against a local
+ * PostgreSQL primary + streaming replica from `@es/testing`.
+ */
+import { afterAll, beforeAll, describe } from 'vitest';
+import { appendSemantics } from './groups/append-semantics.js';
+import { cancellation } from './groups/cancellation.js';
+import { concurrency } from './groups/concurrency.js';
+import { constructors } from './groups/constructors.js';
+import { filterSanitising } from './groups/filter-sanitising.js';
+import { injectionAndInvalidEvents } from './groups/injection-and-invalid-events.js';
+import { jsonAndTime } from './groups/json-and-time.js';
+import { lateCommit } from './groups/late-commit.js';
+import { predicateValues } from './groups/predicate-values.js';
+import { queryMatrix } from './groups/query-matrix.js';
+import { replicaFailure } from './groups/replica-failure.js';
+import { routing } from './groups/routing.js';
+import { CONFORMANCE_GROUPS, type ConformanceGroup, type ConformanceOptions } from './options.js';
+import { ConformanceSuite, type RegisterTest, testRegistrar } from './suite-context.js';
+
+export {
+  CONFORMANCE_GROUPS,
+  type ConformanceAdapter,
+  type ConformanceGroup,
+  type ConformanceOptions,
+} from './options.js';
+
+type GroupRegistration = <H>(suite: ConformanceSuite<H>, test: RegisterTest) => void;
+
+/** What each group registers, and the SPEC lines it covers (in its describe title). */
+const GROUPS: Record<ConformanceGroup, { title: string; parts: readonly GroupRegistration[] }> = {
+  constructors: { title: 'constructors (SPEC 3.1)', parts: [constructors] },
+  'filter-sanitising': { title: 'filter sanitising through the store (SPEC 3.2)', parts: [filterSanitising] },
+  'query-matrix': { title: 'query matrix over the library events (SPEC 3.3)', parts: [queryMatrix] },
+  'values-and-injection': {
+    title: 'values, injection and invalid events (SPEC 3.4)',
+    parts: [predicateValues, injectionAndInvalidEvents],
+  },
+  'append-semantics': { title: 'append semantics (SPEC 3.5)', parts: [appendSemantics] },
+  concurrency: { title: 'concurrency (SPEC 3.6)', parts: [concurrency, lateCommit] },
+  cancellation: { title: 'cancellation (SPEC 3.7)', parts: [cancellation] },
+  'json-and-time': { title: 'JSON and time (SPEC 3.8)', parts: [jsonAndTime] },
+  routing: { title: 'routing (SPEC 4)', parts: [routing] },
+  'replica-failure': { title: 'replica failure and misconfiguration (SPEC 4)', parts: [replicaFailure] },
+};
+
+/** Time allowed to start the cluster and open the adapter's handles. */
+const START_TIMEOUT_MS = 180_000;
+const STOP_TIMEOUT_MS = 60_000;
+
+/**
+ * Registers the conformance suite for one adapter: one `describe` per group, all sharing one primary +
+ * replica cluster, started in `beforeAll` and always stopped in `afterAll`. Call it at the top level of a
+ * vitest test file. Test files that call it must not run in parallel with other database test files
+ * that pause or stop the same cluster (each call starts its own cluster, so separate calls are safe).
+ */
+export function runConformance<H>(options: ConformanceOptions<H>): void {
+  for (const [group, reason] of Object.entries(options.skip ?? {})) {
+    if (!(CONFORMANCE_GROUPS as readonly string[]).includes(group)) {
+      throw new Error(
+        `runConformance: unknown group '${group}' in skip; groups are ${CONFORMANCE_GROUPS.join(', ')}`,
+      );
+    }
+    if (typeof reason !== 'string' || reason.trim() === '') {
+      throw new Error(`runConformance: skipping group '${group}' needs a reason (a non-empty string)`);
+    }
+  }
+  const suite = new ConformanceSuite(options);
+  const skipped = (group: ConformanceGroup) => options.skip?.[group];
+  const anyGroupRuns = CONFORMANCE_GROUPS.some((group) => skipped(group) === undefined);
+
+  describe(`@es/conformance: ${options.name}`, () => {
+    if (anyGroupRuns) {
+      beforeAll(() => suite.start(), START_TIMEOUT_MS);
+      afterAll(() => suite.stop(), STOP_TIMEOUT_MS);
+    }
+    for (const group of CONFORMANCE_GROUPS) {
+      const { title, parts } = GROUPS[group];
+      const reason = skipped(group);
+      const test = testRegistrar(reason);
+      describe(reason === undefined ? title : `${title} [skipped: ${reason}]`, () => {
+        for (const register of parts) register(suite, test);
+      });
+    }
+  });
+}
