@@ -47,7 +47,7 @@ function ensureInstalled() {
 
 const tasks = {
   test: () => {
-    run('turbo', ['run', 'build', 'typecheck', '--output-logs=errors-only']);
+    run('turbo', ['run', 'build', 'typecheck', 'check:package', '--output-logs=errors-only']);
     run('biome', ['check', '.']);
     run('vitest', [
       'run',

@@ -13,7 +13,7 @@ import { freshTable, instance } from './helpers.js';
 
 const INSTANCES = 4;
 const WORKERS_PER_INSTANCE = 4;
-const ATTEMPTS_PER_WORKER = 60;
+const ATTEMPTS_PER_WORKER = 40;
 const BOOKS = ['b-1', 'b-2', 'b-3'];
 const READERS = ['r-1', 'r-2'];
 const TYPES = ['BookCopyLentToReader', 'BookCopyReturnedByReader'];

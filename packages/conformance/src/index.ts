@@ -18,7 +18,9 @@ import { constructors } from './groups/constructors.js';
 import { filterSanitising } from './groups/filter-sanitising.js';
 import { injectionAndInvalidEvents } from './groups/injection-and-invalid-events.js';
 import { jsonAndTime } from './groups/json-and-time.js';
+import { largeWrites } from './groups/large-writes.js';
 import { lateCommit } from './groups/late-commit.js';
+import { lateCommitPlainInserts } from './groups/late-commit-plain-inserts.js';
 import { predicateValues } from './groups/predicate-values.js';
 import { queryMatrix } from './groups/query-matrix.js';
 import { replicaFailure } from './groups/replica-failure.js';
@@ -44,8 +46,8 @@ const GROUPS: Record<ConformanceGroup, { title: string; parts: readonly GroupReg
     title: 'values, injection and invalid events (SPEC 3.4)',
     parts: [predicateValues, injectionAndInvalidEvents],
   },
-  'append-semantics': { title: 'append semantics (SPEC 3.5)', parts: [appendSemantics] },
-  concurrency: { title: 'concurrency (SPEC 3.6)', parts: [concurrency, lateCommit] },
+  'append-semantics': { title: 'append semantics (SPEC 3.5)', parts: [appendSemantics, largeWrites] },
+  concurrency: { title: 'concurrency (SPEC 3.6)', parts: [concurrency, lateCommit, lateCommitPlainInserts] },
   cancellation: { title: 'cancellation (SPEC 3.7)', parts: [cancellation] },
   'json-and-time': { title: 'JSON and time (SPEC 3.8)', parts: [jsonAndTime] },
   routing: { title: 'routing (SPEC 4)', parts: [routing] },

@@ -1,3 +1,4 @@
+import { APPEND_FLAG, lockFunctions } from './lock-functions.js';
 import type { TableNames } from './table-name.js';
 
 /**
@@ -15,10 +16,10 @@ export interface Migration {
 export const MIGRATIONS: readonly Migration[] = [
   {
     version: 1,
-    description: 'events table, indexes, lock, filter, query and append functions',
+    description: 'events table, indexes, lock protocol, query and append functions',
     statements: (names) => [
       ...tableStatements(names),
-      lockFunction(names),
+      ...lockFunctions(names),
       whereFunction(names),
       queryFunction(names),
       appendFunction(names),
@@ -48,37 +49,6 @@ function tableStatements({ table, bare, schema }: TableNames): string[] {
     // fastupdate = off: with the pending list every guard query scans it, and appends slow down by 100x.
     `CREATE INDEX IF NOT EXISTS ${index('_payload_idx')} ON ${table} USING gin (payload jsonb_path_ops) WITH (fastupdate = off)`,
   ];
-}
-
-/**
- * `<table>_lock(exclusive, shared)`: takes transaction-scoped advisory locks for the given keys
- * (JSON arrays of strings), in ascending hash order so that two callers can never deadlock; a key in
- * both lists is taken exclusively.
- */
-function lockFunction({ derived, configured }: TableNames): string {
-  return `CREATE OR REPLACE FUNCTION ${derived('_lock')}(exclusive_keys jsonb, shared_keys jsonb)
-RETURNS void LANGUAGE plpgsql VOLATILE AS $fn$
-DECLARE
-  lock record;
-BEGIN
-  FOR lock IN
-    SELECT hashtextextended('${configured}:' || key, 0) AS id, bool_or(exclusive) AS exclusive
-    FROM (
-      SELECT key, true AS exclusive FROM jsonb_array_elements_text(exclusive_keys) AS key
-      UNION ALL
-      SELECT key, false FROM jsonb_array_elements_text(shared_keys) AS key
-    ) AS keys
-    GROUP BY 1
-    ORDER BY 1
-  LOOP
-    IF lock.exclusive THEN
-      PERFORM pg_advisory_xact_lock(lock.id);
-    ELSE
-      PERFORM pg_advisory_xact_lock_shared(lock.id);
-    END IF;
-  END LOOP;
-END
-$fn$`;
 }
 
 /**
@@ -131,18 +101,22 @@ END
 $fn$`;
 }
 
+// The functions below run with `jit = off`: their statements are small, and the planner's default row
+// estimates for jsonb set-returning functions can pass jit_above_cost, which costs 10-30 ms of compilation
+// per call (measured here) for work of a few microseconds.
+
 /**
- * `<table>_query(filter, exclusive_keys, shared_keys)`: the matching events in position order. With keys
- * (strong reads on the primary) it first takes the read barrier (see lock-keys.ts), which waits for
+ * `<table>_query(filter, barrier)`: the matching events in position order. With `barrier` (strong reads on
+ * the primary) it first locks the filter's keys exclusively (see lock-functions.ts), which waits for
  * in-flight appends whose events could match: the read then cannot see a later event without an earlier
  * one that was still uncommitted. VOLATILE, so the read takes its snapshot after the locks.
  */
 function queryFunction({ table, derived }: TableNames): string {
-  return `CREATE OR REPLACE FUNCTION ${derived('_query')}(filter jsonb, exclusive_keys jsonb, shared_keys jsonb)
-RETURNS SETOF ${table} LANGUAGE plpgsql VOLATILE AS $fn$
+  return `CREATE OR REPLACE FUNCTION ${derived('_query')}(filter jsonb, barrier boolean)
+RETURNS SETOF ${table} LANGUAGE plpgsql VOLATILE SET jit = off AS $fn$
 BEGIN
-  IF exclusive_keys IS NOT NULL THEN
-    PERFORM ${derived('_lock')}(exclusive_keys, shared_keys);
+  IF barrier THEN
+    PERFORM ${derived('_lock_read')}(filter);
   END IF;
   RETURN QUERY EXECUTE
     'SELECT * FROM ${table} WHERE ' || ${derived('_where')}(filter) || ' ORDER BY sequence_number'
@@ -152,34 +126,36 @@ $fn$`;
 }
 
 /**
- * `<table>_append(filter, expected, exclusive_keys, shared_keys, events)`: the whole append in one call.
- * Locks (see lock-keys.ts), then reads the filter's max with a fresh snapshot, then inserts the events in
- * argument order if, and only if, that max equals `expected`. Returns the max it found and the new
- * positions (NULL on a conflict; nothing is inserted then).
+ * `<table>_append(filter, expected, events)`: the whole append in one call. Takes its locks (see
+ * lock-functions.ts), then reads the filter's max with a fresh snapshot, then
+ * inserts the events in argument order if, and only if, that max equals `expected`. Returns the max it
+ * found and the new positions (NULL on a conflict; nothing is inserted then).
  */
-function appendFunction({ table, derived }: TableNames): string {
-  return `CREATE OR REPLACE FUNCTION ${derived('_append')}(
-  filter jsonb, expected bigint, exclusive_keys jsonb, shared_keys jsonb, events jsonb)
-RETURNS TABLE (max_sequence_number bigint, sequence_numbers bigint[]) LANGUAGE plpgsql VOLATILE AS $fn$
+function appendFunction({ table, derived, configured }: TableNames): string {
+  return `CREATE OR REPLACE FUNCTION ${derived('_append')}(filter jsonb, expected bigint, events jsonb)
+RETURNS TABLE (max_sequence_number bigint, sequence_numbers bigint[]) LANGUAGE plpgsql VOLATILE SET jit = off AS $fn$
 DECLARE
   current_max bigint;
+  positions bigint[];
 BEGIN
-  PERFORM ${derived('_lock')}(exclusive_keys, shared_keys);
+  PERFORM ${derived('_lock_append')}(filter, events);
   EXECUTE 'SELECT coalesce(max(sequence_number), 0) FROM ${table} WHERE ' || ${derived('_where')}(filter)
     INTO current_max USING filter;
   IF current_max <> expected THEN
     RETURN QUERY SELECT current_max, NULL::bigint[];
     RETURN;
   END IF;
-  RETURN QUERY
-    WITH inserted AS (
-      INSERT INTO ${table} (event_type, occurred_at, payload, metadata)
-      SELECT event->>'type', (event->>'occurredAt')::timestamptz, event->'payload', event->'metadata'
-      FROM jsonb_array_elements(events) WITH ORDINALITY AS input (event, position)
-      ORDER BY position
-      RETURNING sequence_number
-    )
-    SELECT current_max, array_agg(sequence_number ORDER BY sequence_number) FROM inserted;
+  PERFORM set_config('${APPEND_FLAG}', '${configured}', true);
+  WITH inserted AS (
+    INSERT INTO ${table} (event_type, occurred_at, payload, metadata)
+    SELECT event->>'type', (event->>'occurredAt')::timestamptz, event->'payload', event->'metadata'
+    FROM jsonb_array_elements(events) WITH ORDINALITY AS input (event, position)
+    ORDER BY position
+    RETURNING sequence_number
+  )
+  SELECT array_agg(sequence_number ORDER BY sequence_number) INTO positions FROM inserted;
+  PERFORM set_config('${APPEND_FLAG}', '', true);
+  RETURN QUERY SELECT current_max, positions;
 END
 $fn$`;
 }

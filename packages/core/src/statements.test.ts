@@ -47,8 +47,9 @@ describe('statements', () => {
     expect(JSON.parse(encodeFilter(bySequence))).toEqual({ items: [], after: '9007199254740993' });
   });
 
-  it('send no lock keys for reads without the barrier (eventual reads)', () => {
-    expect(queryStatement(names, filter, false).values.slice(1)).toEqual([null, null]);
+  it('ask for the read barrier only when told to (strong reads)', () => {
+    expect(queryStatement(names, filter, false).values[1]).toBe('false');
+    expect(queryStatement(names, filter, true).values[1]).toBe('true');
   });
 
   it('call the table functions through quoted, qualified names', () => {

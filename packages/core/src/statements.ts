@@ -1,6 +1,5 @@
 import type { Statement } from './driver.js';
 import type { EventFilter } from './filter.js';
-import { appendLocks, type LockSet, readLocks } from './lock-keys.js';
 import { MIGRATIONS, migrationsTable } from './schema.js';
 import type { StorableEvent } from './storable-event.js';
 import type { TableNames } from './table-name.js';
@@ -31,16 +30,12 @@ export function encodeFilter(filter: EventFilter): string {
   });
 }
 
-function encodeLocks(locks: LockSet): [string, string] {
-  return [JSON.stringify(locks.exclusive), JSON.stringify(locks.shared)];
-}
-
 /** Reads the events matching `filter`; `barrier` (strong reads) first waits for in-flight appends that could match. */
 export function queryStatement(names: TableNames, filter: EventFilter, barrier: boolean): Statement {
   return {
     name: 'es.query',
-    text: `SELECT ${EVENT_COLUMNS} FROM ${names.derived('_query')}($1::jsonb, $2::jsonb, $3::jsonb)`,
-    values: [encodeFilter(filter), ...(barrier ? encodeLocks(readLocks(filter)) : [null, null])],
+    text: `SELECT ${EVENT_COLUMNS} FROM ${names.derived('_query')}($1::jsonb, $2::boolean)`,
+    values: [encodeFilter(filter), String(barrier)],
   };
 }
 
@@ -54,11 +49,10 @@ export function appendStatement(
   return {
     name: 'es.append',
     text: `SELECT max_sequence_number::text AS max_sequence_number, sequence_numbers::text AS sequence_numbers
-FROM ${names.derived('_append')}($1::jsonb, $2::bigint, $3::jsonb, $4::jsonb, $5::jsonb)`,
+FROM ${names.derived('_append')}($1::jsonb, $2::bigint, $3::jsonb)`,
     values: [
       encodeFilter(filter),
       expectedMaxSequenceNumber.toString(),
-      ...encodeLocks(appendLocks(filter, events)),
       JSON.stringify(
         events.map((event) => ({
           type: event.type,
