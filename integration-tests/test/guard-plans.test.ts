@@ -6,10 +6,9 @@ import {
   parseTableName,
   queryStatement,
 } from '@es/core';
-import { type Cluster, startCluster } from '@es/testing';
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freshTable, instance } from './helpers.js';
+import { describe, expect, it } from 'vitest';
+import { freshTable, instance, useCluster } from './helpers.js';
 
 /**
  * SPEC §6: a prepared statement switches to a generic plan after 5 executions, and for MAX over a filter
@@ -18,18 +17,12 @@ import { freshTable, instance } from './helpers.js';
  * reads the guard's real plans on one connection running a NAMED (prepared) append 12 times.
  */
 describe('the append guard on a prepared connection', () => {
-  let cluster: Cluster;
-  beforeAll(async () => {
-    cluster = await startCluster();
-  });
-  afterAll(async () => {
-    await cluster?.stop();
-  });
+  const cluster = useCluster();
 
   it('is planned with its values on every execution, using the payload index', async () => {
     const table = freshTable('plans');
-    const app = instance(cluster, table);
-    const client = new pg.Client({ connectionString: cluster.primaryUrl, connectionTimeoutMillis: 5_000 });
+    const app = instance(cluster(), table);
+    const client = new pg.Client({ connectionString: cluster().primaryUrl, connectionTimeoutMillis: 5_000 });
     try {
       await app.store.migrate();
       // A large table where most events share one type: the shape that makes a generic plan walk the pkey.

@@ -1,6 +1,7 @@
 import { fromPgPoolAndReplica } from '@es/pg';
-import type { Cluster } from '@es/testing';
+import { type Cluster, startCluster } from '@es/testing';
 import pg from 'pg';
+import { afterAll, beforeAll } from 'vitest';
 
 /** A pool with an explicit connect timeout and an 'error' listener (idle clients outlive server restarts). */
 export function pool(url: string, max = 10): pg.Pool {
@@ -23,4 +24,19 @@ export function instance(cluster: Cluster, tableName: string) {
 /** A table name no other test uses. */
 export function freshTable(prefix: string): string {
   return `${prefix}_${Date.now().toString(36)}_${Math.floor(Math.random() * 1e6)}`;
+}
+
+/** Starts a primary + replica before the tests of the enclosing `describe` and always stops it after. */
+export function useCluster(): () => Cluster {
+  let cluster: Cluster | undefined;
+  beforeAll(async () => {
+    cluster = await startCluster();
+  });
+  afterAll(async () => {
+    await cluster?.stop();
+  });
+  return () => {
+    if (!cluster) throw new Error('the cluster did not start');
+    return cluster;
+  };
 }

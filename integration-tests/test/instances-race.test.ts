@@ -7,9 +7,8 @@ import {
   P,
   withStrongConsistency,
 } from '@es/core';
-import { type Cluster, startCluster } from '@es/testing';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freshTable, instance } from './helpers.js';
+import { describe, expect, it } from 'vitest';
+import { freshTable, instance, useCluster } from './helpers.js';
 
 const INSTANCES = 4;
 const WORKERS_PER_INSTANCE = 4;
@@ -48,17 +47,11 @@ function randomBoundary(): EventFilter {
 }
 
 describe('several application instances racing on one primary', () => {
-  let cluster: Cluster;
-  beforeAll(async () => {
-    cluster = await startCluster();
-  });
-  afterAll(async () => {
-    await cluster?.stop();
-  });
+  const cluster = useCluster();
 
   it('never lets an append through on a boundary that changed (oracle over every event)', async () => {
     const table = freshTable('race');
-    const apps = Array.from({ length: INSTANCES }, () => instance(cluster, table));
+    const apps = Array.from({ length: INSTANCES }, () => instance(cluster(), table));
     try {
       await Promise.all(apps.map((app) => app.store.migrate()));
       const successes: { filter: EventFilter; expected: bigint; first: bigint }[] = [];

@@ -9,9 +9,8 @@ import {
   parseTableName,
   type StorableEvent,
 } from '@es/core';
-import { type Cluster, startCluster } from '@es/testing';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freshTable, instance } from './helpers.js';
+import { describe, expect, it } from 'vitest';
+import { freshTable, instance, useCluster } from './helpers.js';
 
 /**
  * The soundness rule of the lock protocol (packages/core/src/lock-functions.ts), checked on the SQL
@@ -79,17 +78,11 @@ function randomFilter(next: () => number): EventFilter {
 }
 
 describe('lock keys (SQL)', () => {
-  let cluster: Cluster;
-  beforeAll(async () => {
-    cluster = await startCluster();
-  });
-  afterAll(async () => {
-    await cluster?.stop();
-  });
+  const cluster = useCluster();
 
   it('every event matching a filter shares a key with it (600 x 200 random pairs)', async () => {
     const table = freshTable('keys');
-    const app = instance(cluster, table);
+    const app = instance(cluster(), table);
     try {
       await app.store.migrate();
       const names = parseTableName(table);
@@ -127,7 +120,7 @@ describe('lock keys (SQL)', () => {
 
   it('normalises numbers as jsonb compares them and tells value kinds apart', async () => {
     const table = freshTable('keys');
-    const app = instance(cluster, table);
+    const app = instance(cluster(), table);
     try {
       await app.store.migrate();
       const entryKey = parseTableName(table).derived('_entry_key');

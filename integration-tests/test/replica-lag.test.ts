@@ -5,10 +5,10 @@ import {
   withEventualConsistency,
   withStrongConsistency,
 } from '@es/core';
-import { type Cluster, startCluster } from '@es/testing';
+import type { Cluster } from '@es/testing';
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freshTable, instance } from './helpers.js';
+import { describe, expect, it } from 'vitest';
+import { freshTable, instance, useCluster } from './helpers.js';
 
 /** Applies WAL on the replica `delay` late (recovery_min_apply_delay), through SQL on the replica. */
 async function setApplyDelay(cluster: Cluster, delay: string) {
@@ -23,20 +23,14 @@ async function setApplyDelay(cluster: Cluster, delay: string) {
 }
 
 describe('a lagging replica', () => {
-  let cluster: Cluster;
-  beforeAll(async () => {
-    cluster = await startCluster();
-  });
-  afterAll(async () => {
-    await cluster?.stop();
-  });
+  const cluster = useCluster();
 
   it('serves stale eventual reads while strong reads are current; waiting on the replay LSN makes them agree', async () => {
-    const app = instance(cluster, freshTable('lag'));
+    const app = instance(cluster(), freshTable('lag'));
     try {
       await app.store.migrate();
-      await cluster.waitForReplay();
-      await setApplyDelay(cluster, '3s');
+      await cluster().waitForReplay();
+      await setApplyDelay(cluster(), '3s');
       const boundary = buildEventFilter()
         .matching()
         .anyEventTypeOf('BookCopyLentToReader')
@@ -49,7 +43,7 @@ describe('a lagging replica', () => {
       });
 
       const { sequenceNumbers } = await app.store.append(withStrongConsistency(), boundary, 0n, lent);
-      const afterCommit = await cluster.primaryLsn();
+      const afterCommit = await cluster().primaryLsn();
 
       // The replica received the commit but applies it 3 s late: an eventual read right now is stale.
       const stale = await app.store.query(withEventualConsistency(), boundary);
@@ -58,11 +52,11 @@ describe('a lagging replica', () => {
       expect(current.events.map((event) => event.sequenceNumber)).toEqual(sequenceNumbers);
 
       // Read-your-writes the honest way: wait until the replica has replayed the primary's LSN.
-      await cluster.waitForReplay(afterCommit, 20_000);
+      await cluster().waitForReplay(afterCommit, 20_000);
       const caughtUp = await app.store.query(withEventualConsistency(), boundary);
       expect(caughtUp.maxSequenceNumber).toBe(current.maxSequenceNumber);
     } finally {
-      await setApplyDelay(cluster, '0');
+      await setApplyDelay(cluster(), '0');
       await app.close();
     }
   });

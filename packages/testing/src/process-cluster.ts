@@ -2,10 +2,11 @@ import { rm } from 'node:fs/promises';
 import type { Cluster } from './cluster.js';
 import { untrackTempDir } from './exit-cleanup.js';
 import type { PostgresServer } from './postgres-server.js';
-import { currentLsn, pauseReplay, resumeReplay, waitForReplay, waitForStreaming } from './replication.js';
+import { ReplayControls } from './replay-controls.js';
+import { waitForStreaming } from './replication.js';
 
 /** A primary and a replica run as processes of this machine (local or embedded mode). */
-export class ProcessCluster implements Cluster {
+export class ProcessCluster extends ReplayControls implements Cluster {
   readonly canStopReplica = true;
   readonly primaryUrl: string;
   readonly replicaUrl: string;
@@ -27,25 +28,10 @@ export class ProcessCluster implements Cluster {
     private readonly tempDir: string,
     database: string,
   ) {
+    super();
     const path = encodeURIComponent(database);
     this.primaryUrl = `postgres://postgres@127.0.0.1:${primary.port}/${path}`;
     this.replicaUrl = `postgres://postgres@127.0.0.1:${replica.port}/${path}`;
-  }
-
-  primaryLsn(): Promise<string> {
-    return currentLsn(this.primaryUrl);
-  }
-
-  waitForReplay(lsn?: string, timeoutMs?: number): Promise<void> {
-    return waitForReplay(this.primaryUrl, this.replicaUrl, lsn, timeoutMs);
-  }
-
-  pauseReplay(): Promise<void> {
-    return pauseReplay(this.replicaUrl);
-  }
-
-  resumeReplay(): Promise<void> {
-    return resumeReplay(this.replicaUrl);
   }
 
   stopReplica(): Promise<void> {

@@ -1,11 +1,11 @@
 import type { Cluster } from './cluster.js';
-import { currentLsn, pauseReplay, resumeReplay, waitForReplay } from './replication.js';
+import { ReplayControls } from './replay-controls.js';
 
 /**
  * A cluster known only by its URLs (external servers, containers): replay control works over SQL, the
  * replica server process cannot be stopped from here.
  */
-export class UrlCluster implements Cluster {
+export class UrlCluster extends ReplayControls implements Cluster {
   readonly canStopReplica = false;
   private stopping: Promise<void> | undefined;
 
@@ -20,22 +20,8 @@ export class UrlCluster implements Cluster {
     readonly primaryUrl: string,
     readonly replicaUrl: string,
     private readonly release: () => Promise<void> = async () => {},
-  ) {}
-
-  primaryLsn(): Promise<string> {
-    return currentLsn(this.primaryUrl);
-  }
-
-  waitForReplay(lsn?: string, timeoutMs?: number): Promise<void> {
-    return waitForReplay(this.primaryUrl, this.replicaUrl, lsn, timeoutMs);
-  }
-
-  pauseReplay(): Promise<void> {
-    return pauseReplay(this.replicaUrl);
-  }
-
-  resumeReplay(): Promise<void> {
-    return resumeReplay(this.replicaUrl);
+  ) {
+    super();
   }
 
   stopReplica(): Promise<void> {

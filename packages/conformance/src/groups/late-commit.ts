@@ -56,6 +56,23 @@ async function closeGate<H>(suite: ConformanceSuite<H>, under: StoreUnderTest): 
 
 type Tracked<T> = ReturnType<typeof track<T>>;
 
+/** Waits until `t1` has inserted its event and waits at the gate; returns the backend waiting there. */
+async function reachedGate<H>(
+  suite: ConformanceSuite<H>,
+  gate: Gate,
+  t1: Tracked<unknown>,
+): Promise<number[]> {
+  await waitUntil(async () => {
+    if (t1.settled()) {
+      throw new Error(
+        `T1 settled before reaching the gate: ${describeError(await t1.promise.catch((e) => e))}`,
+      );
+    }
+    return (await suite.raw.waitingFor(gate.pid)).length === 1;
+  }, 'T1 has inserted its event and waits at the gate');
+  return suite.raw.waitingFor(gate.pid);
+}
+
 /** Waits until `call` has settled or a backend not in `known` is waiting for a lock; returns that backend. */
 async function settledOrBlocked<H>(
   suite: ConformanceSuite<H>,
@@ -103,14 +120,7 @@ export function lateCommit<H>(suite: ConformanceSuite<H>, test: RegisterTest): v
     try {
       // 1. T1 appends A (matches F) with the right expected max; it inserts A at p1 and stops before COMMIT.
       t1 = track(store.append(undefined, F, m0, bookEvent(RETURNED, { BookID: book, [GATE_KEY]: true })));
-      await waitUntil(async () => {
-        if (t1?.settled())
-          throw new Error(
-            `T1 settled before reaching the gate: ${describeError(await t1.promise.catch((e) => e))}`,
-          );
-        return (await suite.raw.waitingFor(gate.pid)).length === 1;
-      }, 'T1 has inserted its event and waits at the gate');
-      known.push(...(await suite.raw.waitingFor(gate.pid)));
+      known.push(...(await reachedGate(suite, gate, t1)));
       // 2. T2 appends B (matches F, and F2) on its own boundary F2. A store with a plain MAX guard commits B
       //    at p2 > p1 right away; a store with a read barrier may make it wait for T1.
       t2 = track(store.append(undefined, F2, 0n, bookEvent(LENT, { BookID: book, ReaderID: reader })));
@@ -171,14 +181,7 @@ export function lateCommit<H>(suite: ConformanceSuite<H>, test: RegisterTest): v
       // T1 and T2 both append an F event with expected m0. T1 is held after its INSERT. A plain MAX guard
       // lets T2 through (A is invisible), then T1 commits: both win, and T2's decision missed A.
       t1 = track(store.append(undefined, F, m0, bookEvent(RETURNED, { BookID: book, [GATE_KEY]: true })));
-      await waitUntil(async () => {
-        if (t1?.settled())
-          throw new Error(
-            `T1 settled before reaching the gate: ${describeError(await t1.promise.catch((e) => e))}`,
-          );
-        return (await suite.raw.waitingFor(gate.pid)).length === 1;
-      }, 'T1 has inserted its event and waits at the gate');
-      known.push(...(await suite.raw.waitingFor(gate.pid)));
+      known.push(...(await reachedGate(suite, gate, t1)));
       t2 = track(store.append(undefined, F, m0, bookEvent(LENT, { BookID: book, ReaderID: reader })));
       await settledOrBlocked(suite, t2, known, 'T2');
     } finally {
