@@ -113,12 +113,15 @@ describe('createEventStore routing (recording drivers)', () => {
     const primary = recordingDriver('primary');
     expect(() => createEventStore(primary.driver, undefined, { tableName: 'x; drop' })).toThrow(/tableName/);
     const store = createEventStore(primary.driver, undefined);
-    await expect(store.append(undefined, filter, -1n, event)).rejects.toMatchObject({
-      code: 'INVALID_FILTER',
-    });
-    await expect(store.append(undefined, filter, 1 as never, event)).rejects.toMatchObject({
-      code: 'INVALID_FILTER',
-    });
+    for (const bad of [-1n, 2n ** 63n, 1.5, '1', null]) {
+      await expect(store.append(undefined, filter, bad as never, event)).rejects.toMatchObject({
+        code: 'INVALID_ARGUMENT',
+      });
+    }
+    // A safe integer number is accepted for JavaScript callers.
+    await store.append(undefined, filter, 0 as never, event).catch(() => {});
+    expect(primary.sent.map((statement) => statement.values[1])).toEqual(['0']);
+    primary.sent.length = 0;
     expect(primary.sent).toHaveLength(0);
   });
 

@@ -3,9 +3,11 @@ import type { Driver, Executor, Row, Statement } from './driver.js';
 import { toEventStoreError } from './error-mapper.js';
 import {
   ConcurrencyConflictError,
+  InvalidArgumentError,
   InvalidConfigurationError,
   InvalidFilterError,
   isEventStoreError,
+  QueryFailedError,
 } from './errors.js';
 import type {
   AppendResult,
@@ -145,12 +147,10 @@ export function createEventStore(
     ): Promise<AppendResult> {
       routeOperation('append', getConsistencyLevel(ctx), replica !== undefined);
       assertFilter(filter);
-      if (typeof expectedMaxSequenceNumber !== 'bigint' || expectedMaxSequenceNumber < 0n) {
-        throw new InvalidFilterError('append: expectedMaxSequenceNumber must be a non-negative bigint');
-      }
+      const expected = toSequenceNumber(expectedMaxSequenceNumber);
       const storable = events.map((event) => buildStorableEvent(event));
       if (storable.length === 0) return { sequenceNumbers: [] };
-      const statement = appendStatement(names, filter, expectedMaxSequenceNumber, storable);
+      const statement = appendStatement(names, filter, expected, storable);
       return run(
         'eventstore.append',
         ctx,
@@ -158,8 +158,7 @@ export function createEventStore(
         false,
         // Not raced against the signal: the driver cancels the statement on the server, and the call
         // reports what the database did, so an abort can never hide a committed append.
-        async (signal) =>
-          toAppendResult(await primary.query(statement, signal ? { signal } : {}), expectedMaxSequenceNumber),
+        async (signal) => toAppendResult(await primary.query(statement, signal ? { signal } : {}), expected),
         (result) => result.sequenceNumbers.length,
       );
     },
@@ -185,10 +184,27 @@ function toQueryResult(rows: readonly Row[]): QueryResult {
 
 function toAppendResult({ rows }: { rows: readonly Row[] }, expected: bigint): AppendResult {
   const [row] = rows;
-  const positions = row?.sequence_numbers;
+  if (!row)
+    throw new QueryFailedError(
+      'eventstore.append: the append function returned no row',
+      undefined,
+      undefined,
+    );
+  const positions = row.sequence_numbers;
   if (typeof positions !== 'string')
-    throw new ConcurrencyConflictError(expected, BigInt(row?.max_sequence_number ?? -1));
+    throw new ConcurrencyConflictError(expected, BigInt(row.max_sequence_number ?? -1));
   return { sequenceNumbers: decodeBigintArray(positions) };
+}
+
+const MAX_BIGINT = 2n ** 63n - 1n;
+
+/** A position as a bigint; a safe non-negative integer `number` is accepted for JavaScript callers. */
+function toSequenceNumber(value: unknown): bigint {
+  const position = typeof value === 'number' && Number.isSafeInteger(value) ? BigInt(value) : value;
+  if (typeof position !== 'bigint' || position < 0n || position > MAX_BIGINT) {
+    throw new InvalidArgumentError('append: expectedMaxSequenceNumber must be a bigint between 0 and 2^63-1');
+  }
+  return position;
 }
 
 function assertFilter(filter: EventFilter): void {

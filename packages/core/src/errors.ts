@@ -9,6 +9,7 @@ export type EventStoreErrorCode =
   | 'CONCURRENCY_CONFLICT'
   | 'INVALID_FILTER'
   | 'INVALID_EVENT'
+  | 'INVALID_ARGUMENT'
   | 'INVALID_CONFIGURATION'
   | 'CONSISTENCY_VIOLATION'
   | 'REPLICA_UNAVAILABLE'
@@ -83,6 +84,13 @@ export class InvalidFilterError extends EventStoreError {
 export class InvalidEventError extends EventStoreError {
   constructor(message: string) {
     super('INVALID_EVENT', `invalid event: ${message}`);
+  }
+}
+
+/** A call got an argument it cannot use (e.g. a negative expected sequence number). */
+export class InvalidArgumentError extends EventStoreError {
+  constructor(message: string) {
+    super('INVALID_ARGUMENT', message);
   }
 }
 

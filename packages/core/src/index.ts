@@ -27,7 +27,6 @@ export { jsonContains, matchesFilter } from './filter-match.js';
 export { type RoutedOperation, routeOperation } from './routing.js';
 export {
   appendStatement,
-  cancelBackendStatement,
   encodeFilter,
   queryStatement,
   TRANSACTION_STATEMENTS,

@@ -123,15 +123,3 @@ export const TRANSACTION_STATEMENTS: Readonly<Record<'begin' | 'commit' | 'rollb
     commit: { name: 'es.commit', text: 'COMMIT', values: [] },
     rollback: { name: 'es.rollback', text: 'ROLLBACK', values: [] },
   });
-
-/**
- * Cancels the statement running on backend `processId` (same role, or `pg_signal_backend`), for drivers
- * whose own cancel API is unsuitable. Sent on a separate connection.
- */
-export function cancelBackendStatement(processId: number): Statement {
-  return {
-    name: 'es.cancel',
-    text: 'SELECT pg_cancel_backend($1::int)::text AS cancelled',
-    values: [String(processId)],
-  };
-}

@@ -37,6 +37,23 @@ describe('buildStorableEvent', () => {
     expect(() => buildStorableEvent(input as never)).toThrow(InvalidEventError);
   });
 
+  it('accepts JSON text of an object for payload and metadata, and rejects other text', () => {
+    const event = buildStorableEvent({
+      type: 'T',
+      occurredAt: at,
+      payload: '{"BookID":"b-1"}',
+      metadata: '{"by":"x"}',
+    });
+    expect(event.payload).toEqual({ BookID: 'b-1' });
+    expect(event.metadata).toEqual({ by: 'x' });
+    expect(() => buildStorableEvent({ type: 'T', occurredAt: at, payload: '[1]' })).toThrow(
+      InvalidEventError,
+    );
+    expect(() => buildStorableEvent({ type: 'T', occurredAt: at, payload: '{oops' })).toThrow(
+      InvalidEventError,
+    );
+  });
+
   it('rejects a cycle without looping', () => {
     const payload: Record<string, unknown> = {};
     payload.self = payload;

@@ -18,17 +18,18 @@ export interface StoredEvent extends StorableEvent {
   readonly sequenceNumber: bigint;
 }
 
-/** Input of `buildStorableEvent`. */
+/** Input of `buildStorableEvent`. Payload and metadata are JSON objects, or JSON text of one. */
 export interface StorableEventInput {
   readonly type: string;
   readonly occurredAt: Date;
-  readonly payload: JsonObject;
-  readonly metadata?: JsonObject;
+  readonly payload: JsonObject | string;
+  readonly metadata?: JsonObject | string;
 }
 
 /**
  * Validates and freezes an event for `append`: a non-empty type, a valid `Date`, and payload and
- * metadata that are plain JSON objects (no `undefined`, functions, bigints, NaN or cycles). Throws
+ * metadata that are plain JSON objects (no `undefined`, functions, bigints, NaN or cycles) or JSON text
+ * of one (parsed here, so stored events always hold objects). Throws
  * `InvalidEventError`, whose message names the problem but never contains the payload.
  */
 export function buildStorableEvent(input: StorableEventInput): StorableEvent {
@@ -45,11 +46,20 @@ export function buildStorableEvent(input: StorableEventInput): StorableEvent {
   return Object.freeze({ type: input.type, occurredAt: new Date(input.occurredAt), payload, metadata });
 }
 
-function toJsonObject(value: unknown, what: string): JsonObject {
+function toJsonObject(input: unknown, what: string): JsonObject {
+  const value = typeof input === 'string' ? parseJsonText(input, what) : input;
   if (!isPlainObject(value)) throw new InvalidEventError(`${what} must be a JSON object`);
   assertJson(value, what, new Set());
   // A deep copy through JSON: later changes to the caller's object cannot change the stored event.
   return JSON.parse(JSON.stringify(value)) as JsonObject;
+}
+
+function parseJsonText(text: string, what: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new InvalidEventError(`${what} is a string but not valid JSON text`);
+  }
 }
 
 function assertJson(value: unknown, what: string, seen: Set<object>): void {

@@ -1,6 +1,5 @@
 import {
   acquireUnlessAborted,
-  cancelBackendStatement,
   createEventStore,
   type Driver,
   type EventStore,
@@ -19,18 +18,35 @@ import pg from 'pg';
 
 const toConfig = (statement: Statement) => ({ text: statement.text, values: [...statement.values] });
 
-/** Cancels what runs on `client` from a fresh connection (not the pool: it may be exhausted). */
-async function cancelOn(pool: pg.Pool, client: pg.PoolClient): Promise<void> {
-  const processId = (client as pg.PoolClient & { processID?: number }).processID;
-  if (!processId) return;
-  const canceller = new pg.Client(pool.options);
-  canceller.on('error', () => {});
-  try {
-    await canceller.connect();
-    await canceller.query(toConfig(cancelBackendStatement(processId)));
-  } finally {
-    await canceller.end().catch(() => {});
-  }
+/** What a checked-out client knows about its server session (pg sets these from BackendKeyData). */
+type SessionKeys = { processID?: number | null; secretKey?: number | null };
+/** The parts of pg's Client used to send a protocol-level cancel request. */
+type Canceller = pg.Client & {
+  host: string;
+  port: number;
+  connection: {
+    connect(portOrPath: number | string, host?: string): void;
+    cancel(processID: number, secretKey: number): void;
+    once(event: 'connect' | 'end' | 'error', listener: () => void): void;
+  };
+};
+
+/**
+ * Sends PostgreSQL's cancel request for the statement running on `client`, the way `psql` does: on a new
+ * socket (the pool may be exhausted), with the session's secret key, so it also works through PgBouncer
+ * and never needs a second authenticated session. Resolves when the server has closed that socket.
+ */
+function cancelOn(pool: pg.Pool, client: pg.PoolClient): Promise<void> {
+  const { processID, secretKey } = client as pg.PoolClient & SessionKeys;
+  if (!processID || secretKey == null) return Promise.resolve();
+  const { connection, host, port } = new pg.Client(pool.options) as Canceller;
+  return new Promise<void>((resolve) => {
+    connection.once('connect', () => connection.cancel(processID, secretKey));
+    connection.once('end', resolve);
+    connection.once('error', resolve);
+    if (host?.startsWith('/')) connection.connect(`${host}/.s.PGSQL.${port}`);
+    else connection.connect(port, host);
+  });
 }
 
 function executorFor(pool: pg.Pool, client: pg.PoolClient): Executor {
