@@ -1,5 +1,5 @@
 import { type Context, getConsistencyLevel } from './context.js';
-import type { Driver, Executor, Row, Statement } from './driver.js';
+import type { Driver, Executor, Row } from './driver.js';
 import { toEventStoreError } from './error-mapper.js';
 import {
   ConcurrencyConflictError,
@@ -57,46 +57,38 @@ export function createEventStore(
 
   /** Runs `work` against one server, mapping errors and reporting the outcome. */
   const run = async <T>(
-    operation: Operation,
-    ctx: Context | undefined,
-    server: ServerRole,
-    fellBack: boolean,
+    call: { operation: Operation; ctx: Context | undefined; server: ServerRole; fellBack?: boolean },
     work: (signal: AbortSignal | undefined) => Promise<T>,
     count: (result: T) => number,
   ): Promise<T> => {
     const started = performance.now();
-    const consistency = getConsistencyLevel(ctx);
-    const signal = ctx?.signal;
+    const entry = {
+      operation: call.operation,
+      consistency: getConsistencyLevel(call.ctx),
+      server: call.server,
+      fellBack: call.fellBack ?? false,
+    };
+    const signal = call.ctx?.signal;
     try {
       if (signal?.aborted) throw signal.reason;
       const result = await work(signal);
-      report({ operation, consistency, server, fellBack, outcome: 'ok', eventCount: count(result) }, started);
+      report({ ...entry, outcome: 'ok', eventCount: count(result) }, started);
       return result;
     } catch (error) {
-      const mapped = toEventStoreError(operation, server, error, signal);
+      const mapped = toEventStoreError(call.operation, call.server, error, signal);
       const outcome = mapped instanceof ConcurrencyConflictError ? 'conflict' : 'error';
-      report(
-        { operation, consistency, server, fellBack, outcome, errorCode: mapped.code, eventCount: 0 },
-        started,
-      );
+      report({ ...entry, outcome, errorCode: mapped.code, eventCount: 0 }, started);
       throw mapped;
     }
   };
-
-  const readOn = (driver: Driver, filter: EventFilter, barrier: boolean, signal: AbortSignal | undefined) =>
-    raceSignal(driver.query(queryStatement(names, filter, barrier), signal ? { signal } : {}), signal).then(
-      ({ rows }) => toQueryResult(rows),
-    );
 
   return Object.freeze({
     tableName: names.table,
 
     async migrate(ctx?: Context): Promise<void> {
+      const call = { operation: 'eventstore.migrate', ctx, server: 'primary' } as const;
       await run(
-        'eventstore.migrate',
-        ctx,
-        'primary',
-        false,
+        call,
         () => primary.transaction((tx) => migrateIn(tx)),
         () => 0,
       );
@@ -105,37 +97,24 @@ export function createEventStore(
     async query(ctx: Context | undefined, filter: EventFilter): Promise<QueryResult> {
       assertFilter(filter);
       const consistency = getConsistencyLevel(ctx);
-      const server = routeOperation('query', consistency, replica !== undefined);
-      const count = (result: QueryResult) => result.events.length;
-      if (server === 'primary') {
-        return run(
-          'eventstore.query',
-          ctx,
-          'primary',
-          false,
-          (signal) => readOn(primary, filter, consistency === 'strong', signal),
-          count,
+      // Only a strong read takes the read barrier; strong reads always go to the primary.
+      const read = (server: ServerRole, fellBack = false) =>
+        run(
+          { operation: 'eventstore.query', ctx, server, fellBack },
+          async (signal) => {
+            const driver = server === 'replica' ? (replica as Driver) : primary;
+            const statement = queryStatement(names, filter, consistency === 'strong');
+            const { rows } = await raceSignal(driver.query(statement, signal ? { signal } : {}), signal);
+            return toQueryResult(rows);
+          },
+          (result) => result.events.length,
         );
-      }
+      if (routeOperation('query', consistency, replica !== undefined) === 'primary') return read('primary');
       try {
-        return await run(
-          'eventstore.query',
-          ctx,
-          'replica',
-          false,
-          (signal) => readOn(replica as Driver, filter, false, signal),
-          count,
-        );
+        return await read('replica');
       } catch (error) {
         if (!fallbackToPrimary || !isEventStoreError(error, 'REPLICA_UNAVAILABLE')) throw error;
-        return run(
-          'eventstore.query',
-          ctx,
-          'primary',
-          true,
-          (signal) => readOn(primary, filter, false, signal),
-          count,
-        );
+        return read('primary', true);
       }
     },
 
@@ -152,10 +131,7 @@ export function createEventStore(
       if (storable.length === 0) return { sequenceNumbers: [] };
       const statement = appendStatement(names, filter, expected, storable);
       return run(
-        'eventstore.append',
-        ctx,
-        'primary',
-        false,
+        { operation: 'eventstore.append', ctx, server: 'primary' },
         // Not raced against the signal: the driver cancels the statement on the server, and the call
         // reports what the database did, so an abort can never hide a committed append.
         async (signal) => toAppendResult(await primary.query(statement, signal ? { signal } : {}), expected),
@@ -164,15 +140,15 @@ export function createEventStore(
     },
   });
 
+  /** Applies the missing migration steps in one transaction, serialised with concurrent migrators. */
   async function migrateIn(tx: Executor): Promise<void> {
-    const exec = (statement: Statement) => tx.query(statement);
-    await exec(migrationLockStatement(names));
-    for (const statement of migrationsTableStatements(names)) await exec(statement);
-    const { rows } = await exec(appliedVersionsStatement(names));
+    await tx.query(migrationLockStatement(names));
+    for (const statement of migrationsTableStatements(names)) await tx.query(statement);
+    const { rows } = await tx.query(appliedVersionsStatement(names));
     const applied = new Set(rows.map((row) => Number(row.version)));
     for (const migration of MIGRATIONS) {
       if (applied.has(migration.version)) continue;
-      for (const statement of migrationStepStatements(names, migration.version)) await exec(statement);
+      for (const statement of migrationStepStatements(names, migration.version)) await tx.query(statement);
     }
   }
 }
