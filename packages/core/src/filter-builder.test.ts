@@ -5,13 +5,13 @@ import { P } from './filter.js';
 import {
   buildEventFilter,
   type CompletedFilterItemBuilder,
-  canonicalJson,
   type EmptyFilterItemBuilder,
   type FilterItemBuilderLackingEventTypes,
   type FilterItemBuilderLackingPredicates,
   type FinalFilterBuilder,
   type OccurredFromFilterBuilder,
 } from './filter-builder.js';
+import { canonicalJson } from './json-value.js';
 
 const from = new Date('2024-01-01T00:00:00.000Z');
 const until = new Date('2024-12-31T23:59:59.999Z');

@@ -36,7 +36,8 @@
  * `occurredFrom` (equal is allowed); a sequence bound that is not a `bigint` in 0 .. 2^63-1.
  */
 import { InvalidFilterError } from './errors.js';
-import { type EventFilter, type FilterItem, type JsonValue, P, type Predicate } from './filter.js';
+import { type EventFilter, type FilterItem, P, type Predicate } from './filter.js';
+import { canonicalJson, compareCodeUnits, copyJsonValue, textProblem } from './json-value.js';
 
 /** The first step: start an item, accept every event, or bound a filter that has no items. */
 export interface EventFilterBuilder {
@@ -124,19 +125,6 @@ export function buildEventFilter(): EventFilterBuilder {
     withSequenceNumberHigherThan: (sequenceNumber: unknown) =>
       finalBuilder(NO_ITEMS, { sequenceNumberHigherThan: checkedSequenceNumber(sequenceNumber) }),
   });
-}
-
-/**
- * A deterministic JSON text for a JSON value: object keys sorted in UTF-16 code-unit order, no whitespace,
- * strings and numbers as `JSON.stringify` writes them (so `1` and `1.0` give the same text). Array order is
- * kept. Two values have the same canonical JSON exactly when they are equal JSON values.
- */
-export function canonicalJson(value: JsonValue): string {
-  if (value === null || typeof value !== 'object') return JSON.stringify(value);
-  if (isJsonArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
-  const keys = Object.keys(value).sort(compareCodeUnits);
-  const members = keys.map((key) => `${JSON.stringify(key)}:${canonicalJson(value[key] as JsonValue)}`);
-  return `{${members.join(',')}}`;
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -358,7 +346,9 @@ function sanitizePredicates(predicates: readonly unknown[], method: string): rea
       throw new InvalidFilterError(`${method}(): predicate key ${describeKey(key)} ${keyProblem}`);
     }
     // The value is checked even when the key is empty: a non-JSON value is a bug worth reporting.
-    const value = copyJson(candidate.value, key, new Set());
+    const value = copyJsonValue(candidate.value, (problem) => {
+      throw new InvalidFilterError(`the value of predicate ${describeKey(key)} ${problem}`);
+    });
     if (key !== '') kept.push({ predicate: P(key, value), canonicalValue: canonicalJson(value) });
   });
   kept.sort(
@@ -375,88 +365,7 @@ function sanitizePredicates(predicates: readonly unknown[], method: string): rea
   return Object.freeze(unique.map((entry) => entry.predicate));
 }
 
-/** Validates `value` as JSON and returns a frozen deep copy; errors name the predicate key, not the value. */
-function copyJson(value: unknown, key: string, ancestors: Set<object>): JsonValue {
-  const fail = (problem: string): never => {
-    throw new InvalidFilterError(`the value of predicate ${describeKey(key)} ${problem}`);
-  };
-  switch (typeof value) {
-    case 'boolean':
-      return value;
-    case 'number':
-      if (!Number.isFinite(value)) fail('holds a number that is not finite; JSON has no NaN or Infinity');
-      return value === 0 ? 0 : value; // -0 becomes 0, as in jsonb
-    case 'string': {
-      const problem = textProblem(value);
-      return problem === undefined ? value : fail(`holds a string that ${problem}`);
-    }
-    case 'object': {
-      if (value === null) return null;
-      if (ancestors.has(value)) return fail('is circular');
-      ancestors.add(value);
-      const copy = Array.isArray(value)
-        ? copyJsonArray(value, key, ancestors, fail)
-        : copyJsonObject(value, key, ancestors, fail);
-      ancestors.delete(value);
-      return copy;
-    }
-    default:
-      return fail(`is not JSON: it holds a value of type ${typeof value}`);
-  }
-}
-
-function copyJsonArray(
-  array: readonly unknown[],
-  key: string,
-  ancestors: Set<object>,
-  fail: (problem: string) => never,
-): JsonValue {
-  const copy: JsonValue[] = [];
-  for (let index = 0; index < array.length; index++) {
-    if (!(index in array)) fail('is a sparse array; JSON arrays have no holes');
-    copy.push(copyJson(array[index], key, ancestors));
-  }
-  return Object.freeze(copy);
-}
-
-function copyJsonObject(
-  object: object,
-  key: string,
-  ancestors: Set<object>,
-  fail: (problem: string) => never,
-): JsonValue {
-  const prototype: unknown = Object.getPrototypeOf(object);
-  if (prototype !== Object.prototype && prototype !== null) {
-    fail('holds an object that is not a plain object (a Date, Map, class instance, ...)');
-  }
-  const entries = Object.entries(object).map(([name, member]): [string, JsonValue] => {
-    const problem = textProblem(name);
-    if (problem !== undefined) fail(`holds an object key that ${problem}`);
-    if (member === undefined) fail('holds a property that is undefined; JSON has no undefined');
-    return [name, copyJson(member, key, ancestors)];
-  });
-  // Object.fromEntries defines own data properties, so a key named "__proto__" stays a plain key.
-  return Object.freeze(Object.fromEntries(entries));
-}
-
-/** Why PostgreSQL cannot store `text` as a jsonb string or text value, or `undefined` when it can. */
-function textProblem(text: string): string | undefined {
-  if (text.includes('\u0000')) return 'contains a NUL character (\\u0000), which PostgreSQL cannot store';
-  if (!text.isWellFormed())
-    return 'contains a lone surrogate (malformed UTF-16), which PostgreSQL cannot store';
-  return undefined;
-}
-
 /** The key as a JSON string literal (so control characters are escaped), cut when long. */
 function describeKey(key: string): string {
   return JSON.stringify(key.length > 64 ? `${key.slice(0, 64)}...` : key);
-}
-
-function compareCodeUnits(a: string, b: string): number {
-  if (a < b) return -1;
-  return a > b ? 1 : 0;
-}
-
-function isJsonArray(value: JsonValue): value is readonly JsonValue[] {
-  return Array.isArray(value);
 }

@@ -24,6 +24,7 @@ export type {
 export { type EventFilter, type FilterItem, type JsonValue, P, type Predicate } from './filter.js';
 export * from './filter-builder.js';
 export { jsonContains, matchesFilter } from './filter-match.js';
+export { canonicalJson } from './json-value.js';
 export { type RoutedOperation, routeOperation } from './routing.js';
 export {
   appendStatement,

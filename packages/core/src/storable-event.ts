@@ -1,5 +1,6 @@
 import { InvalidEventError } from './errors.js';
 import type { JsonValue } from './filter.js';
+import { copyJsonValue, isPlainObject, textProblem } from './json-value.js';
 
 /** A JSON object: the shape of an event's payload and metadata. */
 export type JsonObject = { readonly [key: string]: JsonValue };
@@ -33,7 +34,7 @@ export interface StorableEventInput {
  * `InvalidEventError`, whose message names the problem but never contains the payload.
  */
 export function buildStorableEvent(input: StorableEventInput): StorableEvent {
-  if (typeof input?.type !== 'string' || input.type.trim() === '' || !isStorableText(input.type)) {
+  if (typeof input?.type !== 'string' || input.type.trim() === '' || textProblem(input.type) !== undefined) {
     throw new InvalidEventError(
       'event type must be a non-empty string without NUL characters or lone surrogates',
     );
@@ -47,61 +48,19 @@ export function buildStorableEvent(input: StorableEventInput): StorableEvent {
 }
 
 function toJsonObject(input: unknown, what: string): JsonObject {
-  const value = typeof input === 'string' ? parseJsonText(input, what) : input;
-  if (!isPlainObject(value)) throw new InvalidEventError(`${what} must be a JSON object`);
-  assertJson(value, what, new Set());
-  // A deep copy through JSON: later changes to the caller's object cannot change the stored event.
-  return JSON.parse(JSON.stringify(value)) as JsonObject;
+  const fail = (problem: string): never => {
+    throw new InvalidEventError(`${what} ${problem}`);
+  };
+  const value = typeof input === 'string' ? parseJsonText(input, fail) : input;
+  if (!isPlainObject(value)) fail('must be a JSON object');
+  // A frozen deep copy: later changes to the caller's object cannot change the stored event.
+  return copyJsonValue(value, fail) as JsonObject;
 }
 
-function parseJsonText(text: string, what: string): unknown {
+function parseJsonText(text: string, fail: (problem: string) => never): unknown {
   try {
     return JSON.parse(text);
   } catch {
-    throw new InvalidEventError(`${what} is a string but not valid JSON text`);
+    return fail('is a string but not valid JSON text');
   }
-}
-
-function assertJson(value: unknown, what: string, seen: Set<object>): void {
-  switch (typeof value) {
-    case 'string':
-      if (!isStorableText(value))
-        throw new InvalidEventError(`${what} contains a NUL character or a lone surrogate`);
-      return;
-    case 'boolean':
-      return;
-    case 'number':
-      if (!Number.isFinite(value)) throw new InvalidEventError(`${what} contains a non-finite number`);
-      return;
-    case 'object': {
-      if (value === null) return;
-      if (seen.has(value)) throw new InvalidEventError(`${what} contains a cycle`);
-      seen.add(value);
-      if (Array.isArray(value)) {
-        for (const item of value) assertJson(item, what, seen);
-      } else if (isPlainObject(value)) {
-        for (const [key, item] of Object.entries(value)) {
-          assertJson(key, what, seen);
-          assertJson(item, what, seen);
-        }
-      } else {
-        throw new InvalidEventError(`${what} contains a non-JSON object`);
-      }
-      seen.delete(value);
-      return;
-    }
-    default:
-      throw new InvalidEventError(`${what} contains a value of type ${typeof value}, which is not JSON`);
-  }
-}
-
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
-  const proto = Object.getPrototypeOf(value);
-  return proto === Object.prototype || proto === null;
-}
-
-/** PostgreSQL text and jsonb cannot hold NUL, and jsonb rejects lone UTF-16 surrogates. */
-export function isStorableText(text: string): boolean {
-  return !text.includes('\u0000') && text.isWellFormed();
 }
