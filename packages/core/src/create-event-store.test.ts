@@ -125,6 +125,26 @@ describe('createEventStore routing (recording drivers)', () => {
     expect(primary.sent).toHaveLength(0);
   });
 
+  it('rejects hand-made filters the builder cannot produce, before any statement', async () => {
+    const primary = recordingDriver('primary');
+    const store = createEventStore(primary.driver, undefined);
+    const bad = [
+      null,
+      {},
+      { items: [{ eventTypes: [], predicates: [], allPredicatesMustMatch: true }] },
+      { items: [{ eventTypes: [1], predicates: [], allPredicatesMustMatch: true }] },
+      { items: [], occurredFrom: '2024-01-01' },
+      { items: [], sequenceNumberHigherThan: 5 },
+    ];
+    for (const filter of bad) {
+      await expect(store.query(undefined, filter as never)).rejects.toMatchObject({ code: 'INVALID_FILTER' });
+      await expect(store.append(undefined, filter as never, 0n, event)).rejects.toMatchObject({
+        code: 'INVALID_FILTER',
+      });
+    }
+    expect(primary.sent).toHaveLength(0);
+  });
+
   it('ignores a hook that throws', async () => {
     const primary = recordingDriver('primary');
     const store = createEventStore(primary.driver, undefined, {

@@ -17,7 +17,7 @@ import type {
   ServerRole,
   StoreOptions,
 } from './event-store.js';
-import type { EventFilter } from './filter.js';
+import type { EventFilter, FilterItem } from './filter.js';
 import { routeOperation } from './routing.js';
 import { decodeBigintArray, decodeEvent } from './rows.js';
 import { MIGRATIONS } from './schema.js';
@@ -183,10 +183,23 @@ function toSequenceNumber(value: unknown): bigint {
   return position;
 }
 
+/** Rejects what `buildEventFilter()` cannot produce (hand-made objects from JavaScript callers). */
 function assertFilter(filter: EventFilter): void {
-  if (!filter || !Array.isArray(filter.items)) {
-    throw new InvalidFilterError('expected a filter built with buildEventFilter()');
-  }
+  const isDate = (value: unknown) =>
+    value === undefined || (value instanceof Date && !Number.isNaN(value.getTime()));
+  const validItem = (item: FilterItem) =>
+    Array.isArray(item?.eventTypes) &&
+    Array.isArray(item.predicates) &&
+    item.eventTypes.length + item.predicates.length > 0 &&
+    item.eventTypes.every((type) => typeof type === 'string') &&
+    item.predicates.every((predicate) => typeof predicate?.key === 'string');
+  const valid =
+    Array.isArray(filter?.items) &&
+    filter.items.every(validItem) &&
+    isDate(filter.occurredFrom) &&
+    isDate(filter.occurredUntil) &&
+    ['undefined', 'bigint'].includes(typeof filter.sequenceNumberHigherThan);
+  if (!valid) throw new InvalidFilterError('expected a filter built with buildEventFilter()');
 }
 
 /** Rejects as soon as `signal` aborts; the driver is asked to cancel the statement too. */

@@ -93,6 +93,7 @@ export function canonicalJson(value: JsonValue): string {
   return `{${members.join(',')}}`;
 }
 
+/** Orders strings by UTF-16 code units, as `Array.prototype.sort` does, independent of locale. */
 export function compareCodeUnits(a: string, b: string): number {
   if (a < b) return -1;
   return a > b ? 1 : 0;
