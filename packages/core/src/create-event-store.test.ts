@@ -71,9 +71,9 @@ describe('createEventStore routing (recording drivers)', () => {
     });
     const store = createEventStore(primary.driver, replica.driver, { replicaFallback: 'primary', hooks });
     await store.query(withEventualConsistency(), filter);
-    expect(reports.map((r) => [r.server, r.outcome, r.fellBack])).toEqual([
-      ['replica', 'error', false],
-      ['primary', 'ok', true],
+    expect(reports.map((r) => [r.server, r.driver, r.outcome, r.fellBack])).toEqual([
+      ['replica', 'replica', 'error', false],
+      ['primary', 'primary', 'ok', true],
     ]);
     // The fallback is an eventual read: it takes no read barrier on the primary.
     expect(primary.sent.at(-1)?.values[1]).toBe('false');

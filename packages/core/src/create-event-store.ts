@@ -66,6 +66,7 @@ export function createEventStore(
       operation: call.operation,
       consistency: getConsistencyLevel(call.ctx),
       server: call.server,
+      driver: (call.server === 'replica' ? (replica as Driver) : primary).name,
       fellBack: call.fellBack ?? false,
     };
     const signal = call.ctx?.signal;

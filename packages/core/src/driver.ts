@@ -27,7 +27,7 @@ export interface Executor {
 
 /** A database connection pool as core sees it. */
 export interface Driver extends Executor {
-  /** Short name of the driver, used in spans, logs and error messages (`pg`, `postgres.js`, ...). */
+  /** Short name of the driver (`pg`, `postgres.js`, ...), reported with every operation. */
   readonly name: string;
   /** Runs `fn` inside one transaction on one connection: commit when it resolves, roll back when it throws. */
   transaction<T>(fn: (tx: Executor) => Promise<T>): Promise<T>;

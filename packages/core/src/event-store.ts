@@ -27,6 +27,8 @@ export interface OperationReport {
   readonly consistency: ConsistencyLevel;
   /** The server that served (or failed) the call. */
   readonly server: ServerRole;
+  /** The driver of that server's adapter (`pg`, ...). */
+  readonly driver: string;
   /** `true` when an eventual read went to the primary because the replica failed and `replicaFallback` allowed it. */
   readonly fellBack: boolean;
   /** `ok`, `conflict` (append refused by the guard) or `error`. */
