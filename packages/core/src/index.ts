@@ -40,3 +40,4 @@ export {
   type StoredEvent,
 } from './storable-event.js';
 export { DEFAULT_TABLE_NAME, parseTableName, type TableNames } from './table-name.js';
+export { inTransaction } from './transaction.js';

@@ -4,10 +4,10 @@ import {
   type Driver,
   type EventStore,
   type Executor,
+  inTransaction,
   runCancellable,
   type Statement,
   type StoreOptions,
-  TRANSACTION_STATEMENTS,
 } from '@es/core';
 import pg from 'pg';
 
@@ -18,10 +18,9 @@ import pg from 'pg';
 
 const toConfig = (statement: Statement) => ({ text: statement.text, values: [...statement.values] });
 
-/** What a checked-out client knows about its server session (pg sets these from BackendKeyData). */
-type SessionKeys = { processID?: number | null; secretKey?: number | null };
-/** The parts of pg's Client used to send a protocol-level cancel request. */
-type Canceller = pg.Client & {
+/** pg's session key (from BackendKeyData) and the connection a fresh Client would open. */
+type Keyed = { processID?: number | null; secretKey?: number | null };
+type CancelSocket = {
   host: string;
   port: number;
   connection: {
@@ -32,14 +31,14 @@ type Canceller = pg.Client & {
 };
 
 /**
- * Sends PostgreSQL's cancel request for the statement running on `client`, the way `psql` does: on a new
- * socket (the pool may be exhausted), with the session's secret key, so it also works through PgBouncer
- * and never needs a second authenticated session. Resolves when the server has closed that socket.
+ * Sends PostgreSQL's cancel request for the statement running on `client`, as psql does: on a new socket
+ * (the pool may be exhausted) with the session's key, so it also works through PgBouncer. Resolves when
+ * the server has closed that socket.
  */
 function cancelOn(pool: pg.Pool, client: pg.PoolClient): Promise<void> {
-  const { processID, secretKey } = client as pg.PoolClient & SessionKeys;
+  const { processID, secretKey } = client as pg.PoolClient & Keyed;
   if (!processID || secretKey == null) return Promise.resolve();
-  const { connection, host, port } = new pg.Client(pool.options) as Canceller;
+  const { connection, host, port } = new pg.Client(pool.options) as pg.Client & CancelSocket;
   return new Promise<void>((resolve) => {
     connection.once('connect', () => connection.cancel(processID, secretKey));
     connection.once('end', resolve);
@@ -66,38 +65,28 @@ function executorFor(pool: pg.Pool, client: pg.PoolClient): Executor {
 export function pgDriver(pool: pg.Pool): Driver {
   // An idle client whose server goes away emits 'error' on the pool; unhandled, it would crash the process.
   if (pool.listenerCount('error') === 0) pool.on('error', () => {});
-  const checkout = (signal?: AbortSignal) =>
-    acquireUnlessAborted(
+  const withClient = async <T>(
+    signal: AbortSignal | undefined,
+    use: (client: pg.PoolClient) => Promise<T>,
+  ) => {
+    const client = await acquireUnlessAborted(
       () => pool.connect(),
-      (client) => client.release(),
+      (late) => late.release(),
       signal,
     );
+    try {
+      return await use(client);
+    } finally {
+      client.release();
+    }
+  };
   return {
     name: 'pg',
-    async query(statement, options) {
-      if (!options?.signal) return pool.query(toConfig(statement));
-      const client = await checkout(options.signal);
-      try {
-        return await executorFor(pool, client).query(statement, options);
-      } finally {
-        client.release();
-      }
-    },
-    async transaction(fn) {
-      const client = await checkout();
-      const tx = executorFor(pool, client);
-      try {
-        await tx.query(TRANSACTION_STATEMENTS.begin);
-        const result = await fn(tx);
-        await tx.query(TRANSACTION_STATEMENTS.commit);
-        return result;
-      } catch (error) {
-        await tx.query(TRANSACTION_STATEMENTS.rollback).catch(() => {});
-        throw error;
-      } finally {
-        client.release();
-      }
-    },
+    query: (statement, options) =>
+      options?.signal
+        ? withClient(options.signal, (client) => executorFor(pool, client).query(statement, options))
+        : pool.query(toConfig(statement)),
+    transaction: (fn) => withClient(undefined, (client) => inTransaction(executorFor(pool, client), fn)),
   };
 }
 
