@@ -19,7 +19,11 @@ const work: Statement = { name: 'work', text: 'WORK', values: [] };
 describe('inTransaction', () => {
   it('wraps the work in BEGIN and COMMIT', async () => {
     const { connection, sent } = recorder();
-    expect(await inTransaction(connection, async (tx) => (await tx.query(work), 'done'))).toBe('done');
+    const result = await inTransaction(connection, async (tx) => {
+      await tx.query(work);
+      return 'done';
+    });
+    expect(result).toBe('done');
     expect(sent).toEqual(['BEGIN', 'WORK', 'COMMIT']);
   });
 
