@@ -31,6 +31,11 @@ export interface Cluster {
    * polling every few ms; rejects with a clear error after timeoutMs (default 10000).
    */
   waitForReplay(lsn?: string, timeoutMs?: number): Promise<void>;
+  /**
+   * Resolves once the replica has received WAL up to `lsn` (default: the primary's current LSN), whether
+   * or not it has replayed it: with replay paused, proves a change reached the replica but is not visible.
+   */
+  waitForReceive(lsn?: string, timeoutMs?: number): Promise<void>;
   /** pg_wal_replay_pause() on the replica, then waits until pg_get_wal_replay_pause_state() = 'paused'. */
   pauseReplay(): Promise<void>;
   /** pg_wal_replay_resume() on the replica. */

@@ -1,4 +1,4 @@
-import { currentLsn, pauseReplay, resumeReplay, waitForReplay } from './replication.js';
+import { currentLsn, pauseReplay, resumeReplay, waitForReceive, waitForReplay } from './replication.js';
 
 /** The cluster controls that work over SQL on the two URLs, whoever runs the servers. */
 export abstract class ReplayControls {
@@ -13,6 +13,11 @@ export abstract class ReplayControls {
   /** Resolves once the replica has replayed `lsn` (default: the primary's current LSN). */
   waitForReplay(lsn?: string, timeoutMs?: number): Promise<void> {
     return waitForReplay(this.primaryUrl, this.replicaUrl, lsn, timeoutMs);
+  }
+
+  /** Resolves once the replica has received `lsn` (default: the primary's current LSN), replayed or not. */
+  waitForReceive(lsn?: string, timeoutMs?: number): Promise<void> {
+    return waitForReceive(this.primaryUrl, this.replicaUrl, lsn, timeoutMs);
   }
 
   /** Pauses WAL replay on the replica. */

@@ -10,22 +10,43 @@ export async function currentLsn(primaryUrl: string): Promise<string> {
 }
 
 /** Waits until the replica has replayed `lsn` (default: the primary's current LSN). */
-export async function waitForReplay(
+export function waitForReplay(
+  primaryUrl: string,
+  replicaUrl: string,
+  lsn?: string,
+  timeoutMs?: number,
+): Promise<void> {
+  return waitForLsn('replay', primaryUrl, replicaUrl, lsn, timeoutMs);
+}
+
+/** Waits until the replica has received `lsn` (default: the primary's current LSN), replayed or not. */
+export function waitForReceive(
+  primaryUrl: string,
+  replicaUrl: string,
+  lsn?: string,
+  timeoutMs?: number,
+): Promise<void> {
+  return waitForLsn('receive', primaryUrl, replicaUrl, lsn, timeoutMs);
+}
+
+async function waitForLsn(
+  step: 'replay' | 'receive',
   primaryUrl: string,
   replicaUrl: string,
   lsn: string | undefined,
   timeoutMs = 10_000,
 ): Promise<void> {
   const target = lsn ?? (await currentLsn(primaryUrl));
-  await pollRow<{ replayed: string | null; done: boolean | null }>(replicaUrl, {
-    sql: 'SELECT pg_last_wal_replay_lsn()::text AS replayed, pg_last_wal_replay_lsn() >= $1::pg_lsn AS done',
+  const position = step === 'replay' ? 'pg_last_wal_replay_lsn()' : 'pg_last_wal_receive_lsn()';
+  await pollRow<{ reached: string | null; done: boolean | null }>(replicaUrl, {
+    sql: `SELECT ${position}::text AS reached, ${position} >= $1::pg_lsn AS done`,
     params: [target],
     done: (row) => row?.done === true,
     timeoutMs,
     intervalMs: POLL_MS,
     describe: (row) =>
-      `the replica did not replay up to LSN ${target}, last replayed: ${row?.replayed ?? 'unknown'}. ` +
-      'Is replay paused or the replica stopped?',
+      `the replica did not ${step} up to LSN ${target}, last: ${row?.reached ?? 'unknown'}. ` +
+      (step === 'replay' ? 'Is replay paused or the replica stopped?' : 'Is the replica stopped?'),
   });
 }
 

@@ -30,21 +30,6 @@ async function connectError(url: string): Promise<NodeJS.ErrnoException> {
   throw new Error(`expected connecting to ${url} to fail`);
 }
 
-/** Polls until the replica has received (not necessarily replayed) WAL up to `lsn`. */
-async function waitForReceive(replicaUrl: string, lsn: string): Promise<void> {
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    const [row] = await query<{ ok: boolean }>(
-      replicaUrl,
-      'SELECT pg_last_wal_receive_lsn() >= $1::pg_lsn AS ok',
-      [lsn],
-    );
-    if (row?.ok) return;
-    if (Date.now() > deadline) throw new Error(`replica did not receive ${lsn}`);
-    await new Promise((resolve) => setTimeout(resolve, 2));
-  }
-}
-
 async function notes(url: string): Promise<string[]> {
   return (await query<{ note: string }>(url, 'SELECT note FROM t ORDER BY id')).map((row) => row.note);
 }
@@ -99,7 +84,7 @@ describe('local cluster', () => {
   it('pauseReplay holds a received write back until resumeReplay', async () => {
     await cluster.pauseReplay();
     const lsn = await insert(cluster, 2, 'while paused');
-    await waitForReceive(cluster.replicaUrl, lsn);
+    await cluster.waitForReceive(lsn);
     const [row] = await query<{ behind: boolean }>(
       cluster.replicaUrl,
       'SELECT pg_last_wal_replay_lsn() < $1::pg_lsn AS behind',

@@ -107,13 +107,16 @@ export function lateCommit<H>(suite: ConformanceSuite<H>, test: RegisterTest): v
   // F2: T2's own boundary, disjoint from T1's event (which has no ReaderID).
   const F2 = buildEventFilter().matching().allPredicatesOf(P('ReaderID', reader)).finalize();
 
-  test('late commit: a decision on F never misses an earlier uncommitted append of an F event', async () => {
+  /** A fresh store with one F event (at m0) and a closed gate; `known` lists backends already waiting. */
+  const seededBehindGate = async () => {
     const under = await suite.newStore('single');
-    const { store, table } = under;
-    const seed = await store.append(undefined, F, 0n, bookEvent(LENT, { BookID: book }));
-    const m0 = seed.sequenceNumbers[0] ?? 0n;
+    const seed = await under.store.append(undefined, F, 0n, bookEvent(LENT, { BookID: book }));
     const gate = await closeGate(suite, under);
-    const known = [gate.pid];
+    return { ...under, m0: seed.sequenceNumbers[0] ?? 0n, gate, known: [gate.pid] };
+  };
+
+  test('late commit: a decision on F never misses an earlier uncommitted append of an F event', async () => {
+    const { store, table, m0, gate, known } = await seededBehindGate();
     let t1: Tracked<unknown> | undefined;
     let t2: Tracked<unknown> | undefined;
     let decision: Tracked<Awaited<ReturnType<typeof store.query>>> | undefined;
@@ -169,12 +172,7 @@ export function lateCommit<H>(suite: ConformanceSuite<H>, test: RegisterTest): v
   });
 
   test('late commit: two appends on one boundary with one held open before COMMIT: exactly one wins', async () => {
-    const under = await suite.newStore('single');
-    const { store, table } = under;
-    const seed = await store.append(undefined, F, 0n, bookEvent(LENT, { BookID: book }));
-    const m0 = seed.sequenceNumbers[0] ?? 0n;
-    const gate = await closeGate(suite, under);
-    const known = [gate.pid];
+    const { store, table, m0, gate, known } = await seededBehindGate();
     let t1: Tracked<unknown> | undefined;
     let t2: Tracked<unknown> | undefined;
     try {
