@@ -46,6 +46,7 @@ export function createEventStore(
   if (!primary) throw new InvalidConfigurationError('a primary database is required (got undefined or null)');
   const names = parseTableName(options.tableName);
   const fallbackToPrimary = options.replicaFallback === 'primary';
+  const driverFor = (server: ServerRole) => (server === 'replica' ? (replica as Driver) : primary);
 
   const report = (entry: Omit<OperationReport, 'durationMs'>, started: number) => {
     try {
@@ -66,7 +67,7 @@ export function createEventStore(
       operation: call.operation,
       consistency: getConsistencyLevel(call.ctx),
       server: call.server,
-      driver: (call.server === 'replica' ? (replica as Driver) : primary).name,
+      driver: driverFor(call.server).name,
       fellBack: call.fellBack ?? false,
     };
     const signal = call.ctx?.signal;
@@ -103,9 +104,11 @@ export function createEventStore(
         run(
           { operation: 'eventstore.query', ctx, server, fellBack },
           async (signal) => {
-            const driver = server === 'replica' ? (replica as Driver) : primary;
             const statement = queryStatement(names, filter, consistency === 'strong');
-            const { rows } = await raceSignal(driver.query(statement, signal ? { signal } : {}), signal);
+            const { rows } = await raceSignal(
+              driverFor(server).query(statement, signal ? { signal } : {}),
+              signal,
+            );
             return toQueryResult(rows);
           },
           (result) => result.events.length,

@@ -30,7 +30,6 @@ export {
   appendStatement,
   encodeFilter,
   queryStatement,
-  TRANSACTION_STATEMENTS,
 } from './statements.js';
 export {
   buildStorableEvent,

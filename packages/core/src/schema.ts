@@ -32,10 +32,10 @@ export function migrationsTable(names: TableNames): string {
   return names.schema ? `${names.schema}."es_migrations"` : '"es_migrations"';
 }
 
-function tableStatements({ table, bare, schema }: TableNames): string[] {
+/** The table and its indexes; the schema itself is created with the bookkeeping table, before any step. */
+function tableStatements({ table, bare }: TableNames): string[] {
   const index = (suffix: string) => `"${bare}${suffix}"`;
   return [
-    ...(schema ? [`CREATE SCHEMA IF NOT EXISTS ${schema}`] : []),
     `CREATE TABLE IF NOT EXISTS ${table} (
       sequence_number bigserial PRIMARY KEY,
       event_type text NOT NULL,
