@@ -20,7 +20,7 @@ export const MIGRATIONS: readonly Migration[] = [
     statements: (names) => [
       ...tableStatements(names),
       ...lockFunctions(names),
-      whereFunction(names),
+      ...filterSqlFunctions(names),
       queryFunction(names),
       appendFunction(names),
     ],
@@ -52,53 +52,76 @@ function tableStatements({ table, bare }: TableNames): string[] {
 }
 
 /**
- * `<table>_where(filter)`: the WHERE clause for an encoded filter (see `encodeFilter`). It holds no
- * value: every value is read from the filter parameter `$1` by a path, so the clause is safe to
- * EXECUTE, and a one-shot plan folds those paths into constants (custom plans, indexes used).
+ * The SQL text of an encoded filter (see `encodeFilter`). It holds no value: every value is read from the
+ * filter parameter `$1` by a path, so the text is safe to EXECUTE, and a one-shot plan folds those paths
+ * into constants (custom plans, indexes used).
+ *
+ * `<table>_branches(filter)` splits the filter's items into conditions: an item with predicates is one
+ * condition (`by_payload`), an item with only types is one condition per type.
+ * `<table>_where(filter)` ORs the branches and adds the bounds: the WHERE clause of a read.
+ * `<table>_max(filter)` is the guard's `SELECT` of the filter's max position: the greatest of one max per
+ * branch. A type branch reads its max from the end of the `(event_type, sequence_number)` index. A
+ * payload branch is fenced (`OFFSET 0`) so the planner cannot turn its max into a backward walk of the
+ * primary key that filters every row on the way: with a default row estimate it does (measured), and
+ * the walk then reads the whole table when the boundary's events are old. The fenced branch reads only
+ * its matching rows, through the payload index.
  */
-function whereFunction({ derived }: TableNames): string {
-  return `CREATE OR REPLACE FUNCTION ${derived('_where')}(filter jsonb)
-RETURNS text LANGUAGE plpgsql IMMUTABLE AS $fn$
+function filterSqlFunctions({ table, derived }: TableNames): string[] {
+  return [
+    `CREATE OR REPLACE FUNCTION ${derived('_branches')}(filter jsonb)
+RETURNS TABLE (condition text, by_payload boolean) LANGUAGE plpgsql IMMUTABLE AS $fn$
 DECLARE
-  items text[] := '{}';
-  conditions text[];
-  alternatives text[];
   item_index int;
   value_index int;
   item jsonb;
-  bounds text[] := '{}';
+  types text[];
+  predicates text[];
 BEGIN
   FOR item_index IN 0 .. coalesce(jsonb_array_length(filter->'items'), 0) - 1 LOOP
     item := filter->'items'->item_index;
-    conditions := '{}';
-    IF jsonb_array_length(item->'types') > 0 THEN
-      alternatives := '{}';
-      FOR value_index IN 0 .. jsonb_array_length(item->'types') - 1 LOOP
-        alternatives := alternatives || format('$1 #>> %L', format('{items,%s,types,%s}', item_index, value_index));
-      END LOOP;
-      conditions := conditions || format('event_type IN (%s)', array_to_string(alternatives, ', '));
+    types := '{}';
+    predicates := '{}';
+    FOR value_index IN 0 .. jsonb_array_length(item->'types') - 1 LOOP
+      types := types || format('$1 #>> %L', format('{items,%s,types,%s}', item_index, value_index));
+    END LOOP;
+    FOR value_index IN 0 .. jsonb_array_length(item->'predicates') - 1 LOOP
+      predicates := predicates || format('payload @> ($1 #> %L)', format('{items,%s,predicates,%s}', item_index, value_index));
+    END LOOP;
+    IF cardinality(predicates) = 0 THEN
+      RETURN QUERY SELECT format('event_type = (%s)', type), false FROM unnest(types) AS type;
+    ELSE
+      condition := format('(%s)', array_to_string(predicates, CASE WHEN (item->>'all')::boolean THEN ' AND ' ELSE ' OR ' END));
+      IF cardinality(types) > 0 THEN
+        condition := format('event_type IN (%s) AND %s', array_to_string(types, ', '), condition);
+      END IF;
+      RETURN QUERY SELECT condition, true;
     END IF;
-    IF jsonb_array_length(item->'predicates') > 0 THEN
-      alternatives := '{}';
-      FOR value_index IN 0 .. jsonb_array_length(item->'predicates') - 1 LOOP
-        alternatives := alternatives || format('payload @> ($1 #> %L)', format('{items,%s,predicates,%s}', item_index, value_index));
-      END LOOP;
-      conditions := conditions || format('(%s)', array_to_string(alternatives, CASE WHEN (item->>'all')::boolean THEN ' AND ' ELSE ' OR ' END));
-    END IF;
-    items := items || format('(%s)', array_to_string(conditions, ' AND '));
   END LOOP;
-  IF filter ? 'from' THEN bounds := bounds || 'occurred_at >= ($1->>''from'')::timestamptz'::text; END IF;
-  IF filter ? 'until' THEN bounds := bounds || 'occurred_at <= ($1->>''until'')::timestamptz'::text; END IF;
-  IF filter ? 'after' THEN bounds := bounds || 'sequence_number > ($1->>''after'')::bigint'::text; END IF;
-  IF cardinality(items) > 0 THEN
-    bounds := format('(%s)', array_to_string(items, ' OR ')) || bounds;
-  END IF;
-  IF cardinality(bounds) = 0 THEN
-    RETURN 'true';
-  END IF;
-  RETURN array_to_string(bounds, ' AND ');
 END
-$fn$`;
+$fn$`,
+    `CREATE OR REPLACE FUNCTION ${derived('_bounds')}(filter jsonb)
+RETURNS text LANGUAGE sql IMMUTABLE AS $fn$
+  SELECT coalesce(string_agg(bound, ' AND '), 'true') FROM (VALUES
+    (CASE WHEN filter ? 'from' THEN 'occurred_at >= ($1->>''from'')::timestamptz' END),
+    (CASE WHEN filter ? 'until' THEN 'occurred_at <= ($1->>''until'')::timestamptz' END),
+    (CASE WHEN filter ? 'after' THEN 'sequence_number > ($1->>''after'')::bigint' END)
+  ) AS bounds (bound)
+$fn$`,
+    `CREATE OR REPLACE FUNCTION ${derived('_where')}(filter jsonb)
+RETURNS text LANGUAGE sql IMMUTABLE AS $fn$
+  SELECT coalesce('(' || string_agg('(' || condition || ')', ' OR ') || ') AND ', '') || ${derived('_bounds')}(filter)
+  FROM ${derived('_branches')}(filter)
+$fn$`,
+    `CREATE OR REPLACE FUNCTION ${derived('_max')}(filter jsonb)
+RETURNS text LANGUAGE sql IMMUTABLE AS $fn$
+  SELECT 'SELECT coalesce(' || coalesce('greatest(' || string_agg(
+    CASE WHEN by_payload
+      THEN format('(SELECT max(sequence_number) FROM (SELECT sequence_number FROM ${table} WHERE %s AND %s OFFSET 0) AS matching)', condition, ${derived('_bounds')}(filter))
+      ELSE format('(SELECT max(sequence_number) FROM ${table} WHERE %s AND %s)', condition, ${derived('_bounds')}(filter))
+    END, ', ') || ')', format('(SELECT max(sequence_number) FROM ${table} WHERE %s)', ${derived('_bounds')}(filter))) || ', 0)'
+  FROM ${derived('_branches')}(filter)
+$fn$`,
+  ];
 }
 
 // The functions below run with `jit = off`: their statements are small, and the planner's default row
@@ -139,8 +162,7 @@ DECLARE
   positions bigint[];
 BEGIN
   PERFORM ${derived('_lock_append')}(filter, events);
-  EXECUTE 'SELECT coalesce(max(sequence_number), 0) FROM ${table} WHERE ' || ${derived('_where')}(filter)
-    INTO current_max USING filter;
+  EXECUTE ${derived('_max')}(filter) INTO current_max USING filter;
   IF current_max <> expected THEN
     RETURN QUERY SELECT current_max, NULL::bigint[];
     RETURN;
