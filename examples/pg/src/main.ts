@@ -16,18 +16,21 @@ import {
   withEventualConsistency,
   withStrongConsistency,
 } from '@es/core';
-import { fromPgPoolAndReplica } from '@es/pg';
-import { type Cluster, startCluster } from '@es/testing';
-import pg from 'pg';
 import {
   addBookCopy,
+  BOOK_COPY_LENT,
+  type BooksInCirculation,
+  bookCopyLentToReader,
+  booksInCirculation,
   type CommandResult,
   lendBookCopyToReader,
   removeBookCopy,
   returnBookCopyFromReader,
-} from './commands.js';
-import { BOOK_COPY_LENT, bookCopyLentToReader, toStorableEvent } from './events.js';
-import { type BooksInCirculation, booksInCirculation } from './queries.js';
+  toStorableEvent,
+} from '@es/example-library';
+import { fromPgPoolAndReplica } from '@es/pg';
+import { type Cluster, startCluster } from '@es/testing';
+import pg from 'pg';
 import { raceBeforeFirstAppend } from './race.js';
 
 const LABEL = 27;

@@ -1,5 +1,5 @@
 import { ConcurrencyConflictError, type EventStore } from '@es/core';
-import type { CommandResult } from './commands.js';
+import type { CommandResult } from '@es/example-library';
 
 /**
  * Makes a race happen on purpose, for the demo: wraps a store so that a competing command (as if from

@@ -65,4 +65,21 @@ describe('runCancellable', () => {
     await running;
     expect(steps).toEqual(['cancel sent', 'cancel done', 'settled completed anyway']);
   });
+
+  it('repeats the cancel until the work settles (a cancel that came too early is dropped by the server)', async () => {
+    const controller = new AbortController();
+    const statement = deferred<string>();
+    let cancels = 0;
+    const running = runCancellable(
+      () => statement.promise,
+      async () => {
+        cancels += 1;
+        if (cancels === 3) statement.resolve('cancelled at last');
+      },
+      controller.signal,
+    );
+    controller.abort();
+    await expect(running).resolves.toBe('cancelled at last');
+    expect(cancels).toBe(3);
+  });
 });

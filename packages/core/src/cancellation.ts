@@ -33,9 +33,11 @@ export function acquireUnlessAborted<T>(
 }
 
 /**
- * Runs `work`; when `signal` aborts, calls `cancel` (which asks the server to cancel the statement). Settles
- * only after a cancel in flight has finished, so the cancel can never hit a later statement on a connection
- * that went back to its pool. `work` settles as the server decided: cancelled, or completed after all.
+ * Runs `work`; when `signal` aborts, calls `cancel` (which asks the server to cancel the statement), and
+ * calls it again, backing off from 10 ms to 1 s, until `work` settles: PostgreSQL drops a cancel request
+ * that arrives before the statement has started, and an append waiting for a lock would then never end.
+ * Settles only after the last cancel has finished, so a cancel can never hit a later statement on a
+ * connection that went back to its pool. `work` settles as the server decided: cancelled, or completed.
  */
 export async function runCancellable<T>(
   work: () => Promise<T>,
@@ -43,15 +45,33 @@ export async function runCancellable<T>(
   signal: AbortSignal,
 ): Promise<T> {
   signal.throwIfAborted();
+  const running = work();
+  const settled = running.then(
+    () => true,
+    () => true,
+  );
   let cancelling: Promise<void> | undefined;
   const onAbort = () => {
-    cancelling = cancel().catch(() => {});
+    cancelling = cancelUntilSettled(cancel, settled);
   };
   signal.addEventListener('abort', onAbort, { once: true });
   try {
-    return await work();
+    return await running;
   } finally {
     signal.removeEventListener('abort', onAbort);
     await cancelling;
+  }
+}
+
+async function cancelUntilSettled(cancel: () => Promise<void>, settled: Promise<boolean>): Promise<void> {
+  for (let wait = 10; ; wait = Math.min(wait * 2, 1000)) {
+    await cancel().catch(() => {});
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const paused = new Promise<boolean>((resolve) => {
+      timer = setTimeout(resolve, wait, false);
+    });
+    const done = await Promise.race([settled, paused]);
+    clearTimeout(timer);
+    if (done) return;
   }
 }

@@ -37,6 +37,25 @@ describe('toEventStoreError', () => {
     );
   });
 
+  it('follows wrapped errors to a connection failure (Neon HTTP wraps a refused fetch), but not forever', () => {
+    const refused = { code: 'ECONNREFUSED' };
+    const wrapped = Object.assign(new Error('fetch failed'), {
+      sourceError: new Error('x', { cause: refused }),
+    });
+    expect(toEventStoreError('q', 'replica', wrapped).code).toBe('REPLICA_UNAVAILABLE');
+    expect(toEventStoreError('q', 'primary', new Error('failed', { cause: refused })).code).toBe(
+      'CONNECTION_FAILED',
+    );
+    expect(toEventStoreError('q', 'replica', new Error('proxy: timeout waiting for server')).code).toBe(
+      'REPLICA_UNAVAILABLE',
+    );
+    const deep = [1, 2, 3, 4].reduce<unknown>((inner) => new Error('wrap', { cause: inner }), refused);
+    expect(toEventStoreError('q', 'primary', deep).code).toBe('QUERY_FAILED');
+    expect(toEventStoreError('q', 'primary', new Error('x', { cause: pgError('23505') })).code).toBe(
+      'QUERY_FAILED',
+    );
+  });
+
   it('tells a timeout from an abort by the signal reason', () => {
     const aborted = new AbortController();
     aborted.abort();

@@ -21,9 +21,9 @@ const NETWORK_CODES = new Set([
   'EAI_AGAIN',
 ]);
 
-/** Driver messages (pg, postgres.js, neon) for a connection that failed, timed out or closed. */
+/** Driver messages (pg, postgres.js, neon, Neon's proxy) for a connection that failed, timed out or closed. */
 const CONNECTION_MESSAGE =
-  /connection (terminated|timeout|closed|ended|refused)|timeout expired|CONNECTION_(CLOSED|ENDED|DESTROYED)|CONNECT_TIMEOUT|Client has encountered a connection error|socket hang up|websocket/i;
+  /connection (terminated|timeout|timed out|closed|ended|refused)|timeout expired|timeout waiting for server|error connecting to (server|database)|CONNECTION_(CLOSED|ENDED|DESTROYED)|CONNECT_TIMEOUT|Client has encountered a connection error|socket hang up|websocket/i;
 
 /** The SQLSTATE of a driver error, when it carries one. */
 export function sqlStateOf(error: unknown): string | undefined {
@@ -31,15 +31,23 @@ export function sqlStateOf(error: unknown): string | undefined {
   return typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) ? code : undefined;
 }
 
-function isConnectionFailure(error: unknown, sqlState: string | undefined): boolean {
+/**
+ * Whether `error` means the server could not be reached or dropped the connection. Wrapped errors are
+ * followed a few levels down (`cause`, Neon's `sourceError`, an `AggregateError`'s errors): e.g. Neon's
+ * HTTP driver wraps a refused `fetch` whose cause carries `ECONNREFUSED`.
+ */
+function isConnectionFailure(error: unknown, sqlState: string | undefined, depth = 0): boolean {
   if (sqlState)
     return sqlState.startsWith('08') || sqlState === '57P01' || sqlState === '57P02' || sqlState === '57P03';
-  const { code, errno, message } = (error ?? {}) as { code?: unknown; errno?: unknown; message?: unknown };
+  const { code, errno, message, cause, sourceError } = (error ?? {}) as Record<string, unknown>;
   if (typeof code === 'string' && (NETWORK_CODES.has(code) || CONNECTION_MESSAGE.test(code))) return true;
   if (typeof errno === 'string' && NETWORK_CODES.has(errno)) return true;
-  if (error instanceof AggregateError)
-    return error.errors.some((inner) => isConnectionFailure(inner, sqlStateOf(inner)));
-  return typeof message === 'string' && CONNECTION_MESSAGE.test(message);
+  if (typeof message === 'string' && CONNECTION_MESSAGE.test(message)) return true;
+  if (depth >= 3) return false;
+  const inner = [cause, sourceError, ...(error instanceof AggregateError ? error.errors : [])];
+  return inner.some(
+    (wrapped) => wrapped != null && isConnectionFailure(wrapped, sqlStateOf(wrapped), depth + 1),
+  );
 }
 
 /**

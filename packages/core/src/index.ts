@@ -28,6 +28,8 @@ export { canonicalJson } from './json-value.js';
 export { type RoutedOperation, routeOperation } from './routing.js';
 export {
   appendStatement,
+  backendPidStatement,
+  cancelBackendStatement,
   encodeFilter,
   queryStatement,
 } from './statements.js';

@@ -1,7 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { P } from './filter.js';
 import { buildEventFilter } from './filter-builder.js';
-import { appendStatement, encodeFilter, migrationStepStatements, queryStatement } from './statements.js';
+import {
+  appendStatement,
+  cancelBackendStatement,
+  encodeFilter,
+  migrationStepStatements,
+  queryStatement,
+} from './statements.js';
 import { buildStorableEvent } from './storable-event.js';
 import { parseTableName } from './table-name.js';
 
@@ -25,8 +31,20 @@ describe('statements', () => {
       appendStatement(names, filter, 7n, [event]),
     ]) {
       expect(statement.text).not.toContain('DROP');
-      expect(statement.text).toMatch(/\$1::jsonb/);
+      expect(statement.text).toMatch(/\$1::text::jsonb/);
       expect(statement.values.join('')).toContain('DROP TABLE');
+    }
+  });
+
+  it('cast every typed parameter through text, so drivers that serialise by parameter type send it unchanged', () => {
+    for (const statement of [
+      queryStatement(names, filter, true),
+      appendStatement(names, filter, 7n, [event]),
+      cancelBackendStatement('42'),
+    ]) {
+      const casts = [...statement.text.matchAll(/\$\d+::(\w+)/g)].map((match) => match[1]);
+      expect(casts.length).toBeGreaterThan(0);
+      expect(casts.every((type) => type === 'text')).toBe(true);
     }
   });
 

@@ -7,7 +7,9 @@ import type { TableNames } from './table-name.js';
 /**
  * Every statement the store sends. All values are bind parameters passed as text (JSON where
  * structured) and cast in SQL, so every driver sends and receives the same thing; all columns come
- * back as text for the same reason.
+ * back as text for the same reason. A typed parameter is cast through text (`$1::text::jsonb`): the
+ * server then reports it as text, and a driver that serialises by the reported type (postgres.js)
+ * sends the string unchanged instead of encoding it again as JSON or reading `'true'` as false.
  */
 
 const EVENT_COLUMNS = `sequence_number::text AS sequence_number, event_type,
@@ -34,7 +36,7 @@ export function encodeFilter(filter: EventFilter): string {
 export function queryStatement(names: TableNames, filter: EventFilter, barrier: boolean): Statement {
   return {
     name: 'es.query',
-    text: `SELECT ${EVENT_COLUMNS} FROM ${names.derived('_query')}($1::jsonb, $2::boolean)`,
+    text: `SELECT ${EVENT_COLUMNS} FROM ${names.derived('_query')}($1::text::jsonb, $2::text::boolean)`,
     values: [encodeFilter(filter), String(barrier)],
   };
 }
@@ -49,7 +51,7 @@ export function appendStatement(
   return {
     name: 'es.append',
     text: `SELECT max_sequence_number::text AS max_sequence_number, sequence_numbers::text AS sequence_numbers
-FROM ${names.derived('_append')}($1::jsonb, $2::bigint, $3::jsonb)`,
+FROM ${names.derived('_append')}($1::text::jsonb, $2::text::bigint, $3::text::jsonb)`,
     values: [
       encodeFilter(filter),
       expectedMaxSequenceNumber.toString(),
@@ -110,7 +112,7 @@ export function migrationStepStatements(names: TableNames, version: number): Sta
       .map((text, index) => ({ name: `es.migrate.v${version}.${index}`, text, values: [] })),
     {
       name: 'es.migrate.record',
-      text: `INSERT INTO ${migrationsTable(names)} (table_name, version, description) VALUES ($1, $2::int, $3)`,
+      text: `INSERT INTO ${migrationsTable(names)} (table_name, version, description) VALUES ($1, $2::text::int, $3)`,
       values: [names.configured, String(version), migration.description],
     },
   ];
@@ -123,3 +125,21 @@ export const TRANSACTION_STATEMENTS: Readonly<Record<'begin' | 'commit' | 'rollb
     commit: { name: 'es.commit', text: 'COMMIT', values: [] },
     rollback: { name: 'es.rollback', text: 'ROLLBACK', values: [] },
   });
+
+/**
+ * The session's server process id. For drivers that cannot send PostgreSQL's cancel request themselves:
+ * read the pid on the connection that will run a statement, and cancel it from another with
+ * `cancelBackendStatement` (the same role may cancel its own sessions).
+ */
+export function backendPidStatement(): Statement {
+  return { name: 'es.backend_pid', text: 'SELECT pg_backend_pid()::text AS pid', values: [] };
+}
+
+/** Cancels the statement running in session `pid` (see `backendPidStatement`); a no-op when it is idle. */
+export function cancelBackendStatement(pid: string): Statement {
+  return {
+    name: 'es.cancel_backend',
+    text: 'SELECT pg_cancel_backend($1::text::int)::text AS cancelled',
+    values: [pid],
+  };
+}

@@ -5,20 +5,37 @@ import {
   type EventStore,
   type Executor,
   inTransaction,
+  type Row,
   runCancellable,
   type Statement,
   type StoreOptions,
 } from '@es/core';
-import pg from 'pg';
 
 /**
- * The node-postgres adapter: moves core's statements to a `pg.Pool` and rows back. Everything else
- * (SQL, routing, errors) lives in `@es/core`.
+ * The node-postgres adapter: moves core's statements to a pool and rows back. Everything else (SQL,
+ * routing, errors) lives in `@es/core`. The pool is described by the part of its shape the adapter uses,
+ * so a `pg.Pool` and the pg-compatible pool of Neon's serverless driver both fit, and this package
+ * needs nothing from `pg` at run time.
  */
+
+/** The part of a pooled client (`pg.PoolClient`) the adapter uses. */
+export interface PgPoolClientLike {
+  query(config: { text: string; values: unknown[] }): Promise<{ rows: Row[] }>;
+  release(): void;
+}
+
+/** The part of a node-postgres `Pool` the adapter uses. */
+export interface PgPoolLike {
+  readonly options: object;
+  query(config: { text: string; values: unknown[] }): Promise<{ rows: Row[] }>;
+  connect(): Promise<PgPoolClientLike>;
+  on(event: 'error', listener: (error: Error) => void): unknown;
+  listenerCount(event: 'error'): number;
+}
 
 const toConfig = (statement: Statement) => ({ text: statement.text, values: [...statement.values] });
 
-/** pg's session key (from BackendKeyData) and the connection a fresh Client would open. */
+/** pg's session key (from BackendKeyData), and the client class pg-pool keeps on every pool. */
 type Keyed = { processID?: number | null; secretKey?: number | null };
 type CancelSocket = {
   host: string;
@@ -29,16 +46,18 @@ type CancelSocket = {
     once(event: 'connect' | 'end' | 'error', listener: () => void): void;
   };
 };
+type WithClientClass = { Client?: new (options: object) => CancelSocket };
 
 /**
  * Sends PostgreSQL's cancel request for the statement running on `client`, as psql does: on a new socket
  * (the pool may be exhausted) with the session's key, so it also works through PgBouncer. Resolves when
  * the server has closed that socket.
  */
-function cancelOn(pool: pg.Pool, client: pg.PoolClient): Promise<void> {
-  const { processID, secretKey } = client as pg.PoolClient & Keyed;
-  if (!processID || secretKey == null) return Promise.resolve();
-  const { connection, host, port } = new pg.Client(pool.options) as pg.Client & CancelSocket;
+function cancelOn(pool: PgPoolLike, client: PgPoolClientLike): Promise<void> {
+  const { processID, secretKey } = client as Keyed;
+  const { Client } = pool as WithClientClass;
+  if (!processID || secretKey == null || !Client) return Promise.resolve();
+  const { connection, host, port } = new Client(pool.options);
   return new Promise<void>((resolve) => {
     connection.once('connect', () => connection.cancel(processID, secretKey));
     connection.once('end', resolve);
@@ -48,7 +67,7 @@ function cancelOn(pool: pg.Pool, client: pg.PoolClient): Promise<void> {
   });
 }
 
-function executorFor(pool: pg.Pool, client: pg.PoolClient): Executor {
+function executorFor(pool: PgPoolLike, client: PgPoolClientLike): Executor {
   return {
     query: (statement, options) =>
       options?.signal
@@ -61,13 +80,13 @@ function executorFor(pool: pg.Pool, client: pg.PoolClient): Executor {
   };
 }
 
-/** Wraps a pool as a core `Driver`. */
-export function pgDriver(pool: pg.Pool): Driver {
+/** Wraps a pool as a core `Driver`; `name` is what hooks report as the driver. */
+export function pgDriver(pool: PgPoolLike, name = 'pg'): Driver {
   // An idle client whose server goes away emits 'error' on the pool; unhandled, it would crash the process.
   if (pool.listenerCount('error') === 0) pool.on('error', () => {});
   const withClient = async <T>(
     signal: AbortSignal | undefined,
-    use: (client: pg.PoolClient) => Promise<T>,
+    use: (client: PgPoolClientLike) => Promise<T>,
   ) => {
     const client = await acquireUnlessAborted(
       () => pool.connect(),
@@ -81,7 +100,7 @@ export function pgDriver(pool: pg.Pool): Driver {
     }
   };
   return {
-    name: 'pg',
+    name,
     query: (statement, options) =>
       options?.signal
         ? withClient(options.signal, (client) => executorFor(pool, client).query(statement, options))
@@ -90,18 +109,18 @@ export function pgDriver(pool: pg.Pool): Driver {
   };
 }
 
-/** A store on one PostgreSQL server: every call goes to `pool`. */
-export function fromPgPool(pool: pg.Pool, options?: StoreOptions): EventStore {
+/** A store on one PostgreSQL server: every call goes to `pool` (a `pg.Pool`). */
+export function fromPgPool(pool: PgPoolLike, options?: StoreOptions): EventStore {
   return createEventStore(pool ? pgDriver(pool) : undefined, undefined, options);
 }
 
 /**
- * A store on a primary and a replica: strong reads, appends and migrations use `primary`; eventual reads
- * use `replica`. With `replica` undefined every call goes to the primary.
+ * A store on a primary and a replica (two `pg.Pool`s): strong reads, appends and migrations use
+ * `primary`; eventual reads use `replica`. With `replica` undefined every call goes to the primary.
  */
 export function fromPgPoolAndReplica(
-  primary: pg.Pool,
-  replica: pg.Pool | undefined,
+  primary: PgPoolLike,
+  replica: PgPoolLike | undefined,
   options?: StoreOptions,
 ): EventStore {
   return createEventStore(

@@ -2,3 +2,9 @@ export type { Cluster, ClusterMode, StartClusterOptions } from './cluster.js';
 export type { SilentServer } from './silent-server.js';
 export { startSilentServer } from './silent-server.js';
 export { startCluster } from './start-cluster.js';
+export {
+  type RelayNeonConfig,
+  startWebSocketRelay,
+  type WebSocketRelay,
+  type WebSocketRelayOptions,
+} from './ws-relay.js';

@@ -1,0 +1,106 @@
+import {
+  createEventStore,
+  type Driver,
+  type EventStore,
+  InvalidConfigurationError,
+  type Row,
+  type StoreOptions,
+} from '@es/core';
+import { type PgPoolLike, pgDriver } from '@es/pg';
+
+/**
+ * The adapter for Neon's serverless driver (`@neondatabase/serverless`), in both of its flavours:
+ * - the WebSocket `Pool`, which is node-postgres over a WebSocket: it runs through `@es/pg`'s driver
+ *   unchanged (transactions, PostgreSQL's cancel request, everything);
+ * - the HTTP query function `neon()`: one statement per HTTP request, no interactive transactions.
+ * SQL, routing and error mapping live in `@es/core`.
+ */
+
+/**
+ * The part of Neon's `Pool` the adapter uses: the node-postgres pool shape (`query`, `connect`,
+ * `options`, the `'error'` event, and the `Client` class it keeps, used to send cancel requests).
+ */
+export type NeonPoolLike = PgPoolLike;
+
+/** A store on one Neon database through a WebSocket `Pool`: every call goes to `pool`. */
+export function fromNeonPool(pool: NeonPoolLike, options?: StoreOptions): EventStore {
+  return createEventStore(pool ? pgDriver(pool, 'neon') : undefined, undefined, options);
+}
+
+/**
+ * A store on a primary and a read replica (two WebSocket `Pool`s): strong reads, appends and
+ * migrations use `primary`; eventual reads use `replica`. With `replica` undefined every call goes to
+ * the primary.
+ */
+export function fromNeonPoolAndReplica(
+  primary: NeonPoolLike,
+  replica: NeonPoolLike | undefined,
+  options?: StoreOptions,
+): EventStore {
+  return createEventStore(
+    primary ? pgDriver(primary, 'neon') : undefined,
+    replica ? pgDriver(replica, 'neon') : undefined,
+    options,
+  );
+}
+
+/** The part of the HTTP query function returned by `neon(url)` the adapter uses: `sql.query()`. */
+export interface NeonHttpLike {
+  query(
+    text: string,
+    params: (string | null)[],
+    options: { arrayMode: false; fullResults: true; fetchOptions?: { signal: AbortSignal } },
+  ): Promise<{ rows: Row[] }>;
+}
+
+/** The name of core's append statement (`appendStatement`). */
+const APPEND = 'es.append';
+
+/** Why `migrate()` cannot run over HTTP, and what to do instead. */
+const MIGRATE_OVER_HTTP =
+  "migrate() needs an interactive transaction, which Neon's HTTP query function cannot run: " +
+  'run migrate() once, at deploy, on a store built with fromNeonPool() on the same database';
+
+/** Wraps an HTTP query function as a core `Driver`; `transaction` (used only by `migrate()`) is refused. */
+function neonHttpDriver(sql: NeonHttpLike): Driver {
+  return {
+    name: 'neon-http',
+    query: async (statement, options) => {
+      const { rows } = await sql.query(statement.text, [...statement.values], {
+        arrayMode: false,
+        fullResults: true,
+        // A read's fetch is aborted with the signal (the proxy then cancels the statement). An append's is
+        // not: the fetch would settle before the cancel reaches the server, and the append could commit
+        // after being reported as aborted. It runs to the end and reports what the database did.
+        ...(options?.signal && statement.name !== APPEND && { fetchOptions: { signal: options.signal } }),
+      });
+      return { rows };
+    },
+    transaction: () => Promise.reject(new InvalidConfigurationError(MIGRATE_OVER_HTTP)),
+  };
+}
+
+/**
+ * A store on one Neon database through the HTTP query function `sql = neon(url)`: each query and
+ * each append is one HTTP request. `migrate()` rejects with `InvalidConfigurationError`: migrate
+ * through `fromNeonPool` once, at deploy.
+ */
+export function fromNeonHttp(sql: NeonHttpLike, options?: StoreOptions): EventStore {
+  return createEventStore(sql ? neonHttpDriver(sql) : undefined, undefined, options);
+}
+
+/**
+ * A store on a primary and a read replica through two HTTP query functions (`neon(primaryUrl)`,
+ * `neon(replicaUrl)`), routed as `fromNeonPoolAndReplica`. `migrate()` rejects, as in `fromNeonHttp`.
+ */
+export function fromNeonHttpAndReplica(
+  primary: NeonHttpLike,
+  replica: NeonHttpLike | undefined,
+  options?: StoreOptions,
+): EventStore {
+  return createEventStore(
+    primary ? neonHttpDriver(primary) : undefined,
+    replica ? neonHttpDriver(replica) : undefined,
+    options,
+  );
+}

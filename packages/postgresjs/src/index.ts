@@ -1,0 +1,136 @@
+import type { Driver, EventStore, Executor, Row, Statement, StoreOptions } from '@es/core';
+import {
+  acquireUnlessAborted,
+  ConnectionFailedError,
+  createEventStore,
+  InvalidConfigurationError,
+  inTransaction,
+  runCancellable,
+  toEventStoreError,
+} from '@es/core';
+
+/**
+ * The postgres.js adapter: moves core's statements to a `postgres()` instance and rows back. Everything
+ * else (SQL, routing, errors) lives in `@es/core`. postgres.js is described by the part of its shape the
+ * adapter uses, so this package needs nothing from `postgres` at run time.
+ */
+
+/** A postgres.js query (`PendingQuery`): a promise of its rows that can be cancelled. */
+export type PostgresJsQueryLike = Promise<readonly Row[]> & { cancel(): void };
+
+/**
+ * What runs a statement: a postgres.js `Sql`, or a connection it reserved (`ReservedSql`).
+ * @typeParam P - the parameter object `typed` makes (`postgres.Parameter`).
+ */
+export interface PostgresJsQueryable<P> {
+  unsafe(query: string, parameters: P[], options: { prepare: boolean }): PostgresJsQueryLike;
+  typed(value: string | null, oid: number): P;
+}
+
+/** postgres.js's parsed `transform` option: the store refuses a Sql with any `from` hook. */
+type TransformHooks = { readonly [hook in 'column' | 'value' | 'row']?: { readonly from?: unknown } };
+
+/** The part of a postgres.js `Sql` (what `postgres(url, options)` returns) the adapter uses. */
+export interface PostgresJsLike<P = unknown> extends PostgresJsQueryable<P> {
+  readonly options: { readonly fetch_types?: boolean; readonly transform?: TransformHooks };
+  reserve(): Promise<PostgresJsQueryable<P> & { release(): void }>;
+}
+
+/**
+ * Sends every value typed as `text` (OID 25), cast in core's SQL: left untyped, postgres.js would
+ * serialize it by the type the server infers (a string for `$1::jsonb` JSON-encoded again, `'true'` for
+ * `::boolean` sent as false). `unsafe` alone never prepares; `prepare: true` prepares unless the Sql has
+ * `prepare: false`.
+ */
+function run<P>(on: PostgresJsQueryable<P>, { text, values }: Statement) {
+  const parameters = values.map((value) => on.typed(value, 25));
+  return on.unsafe(text, parameters, { prepare: true });
+}
+
+type Cancellable = PostgresJsQueryLike & { canceller?: (query: unknown) => Promise<void> };
+
+/**
+ * Sends PostgreSQL's cancel request for `query` and resolves once its socket has closed (core repeats it
+ * until the query settles). `query.cancel()` drops the promise of postgres.js's canceller (3.4.x), so
+ * that is called directly.
+ */
+const cancelOf = (query: Cancellable) => async () => {
+  await (typeof query.canceller === 'function' ? query.canceller(query) : query.cancel());
+};
+
+const isConnectionLoss = (error: unknown) =>
+  toEventStoreError('postgres.js', 'primary', error) instanceof ConnectionFailedError;
+type Use<T> = (connection: Executor) => Promise<T>;
+const release = (connection: { release(): void }) => connection.release();
+
+/**
+ * Runs `use` on a reserved connection: a cancel request stops whatever its session runs, so that session
+ * must run nothing but ours until the cancel is done. Once the connection is lost nothing more is written
+ * to it and it is not released: postgres.js 3.4.9 would put the closed connection back into the pool and
+ * crash the process on its next write (porsager/postgres#1199, #1208).
+ */
+async function withReserved<P, T>(sql: PostgresJsLike<P>, signal: AbortSignal | undefined, use: Use<T>) {
+  const reserved = await acquireUnlessAborted(() => sql.reserve(), release, signal);
+  let lost: { error: unknown } | undefined;
+  const query = async (statement: Statement, options?: { readonly signal?: AbortSignal }) => {
+    if (lost) throw lost.error;
+    const pending = run(reserved, statement);
+    const signal = options?.signal;
+    try {
+      return { rows: await (signal ? runCancellable(() => pending, cancelOf(pending), signal) : pending) };
+    } catch (error) {
+      if (isConnectionLoss(error)) lost = { error };
+      throw error;
+    }
+  };
+  try {
+    return await use({ query });
+  } finally {
+    if (!lost) reserved.release();
+  }
+}
+
+/** Why `sql` cannot back a store, if it cannot. */
+function unsupported({ options, reserve }: PostgresJsLike<unknown>): string | undefined {
+  if (Object.values(options?.transform ?? {}).some((hook) => hook?.from))
+    return 'the store needs rows as the server sends them; give it a Sql without `transform`';
+  if (options?.fetch_types === false)
+    return '`fetch_types: false` is not supported: sql.reserve() never settles then (porsager/postgres#751)';
+  if (typeof reserve !== 'function') return 'pass the Sql that postgres() returned, not a reserved one';
+}
+
+/**
+ * Wraps a postgres.js `Sql` as a core `Driver`; `name` is what hooks report as the driver. Throws
+ * `InvalidConfigurationError` for a Sql the store cannot use (with `transform` or `fetch_types: false`).
+ */
+export function postgresJsDriver<P>(sql: PostgresJsLike<P>, name = 'postgres.js'): Driver {
+  const reason = unsupported(sql);
+  if (reason) throw new InvalidConfigurationError(`postgres.js: ${reason}`);
+  return {
+    name,
+    query: async (statement, options) =>
+      options?.signal
+        ? withReserved(sql, options.signal, (connection) => connection.query(statement, options))
+        : { rows: await run(sql, statement) },
+    transaction: (fn) => withReserved(sql, undefined, (connection) => inTransaction(connection, fn)),
+  };
+}
+
+const driverOf = <P>(sql: PostgresJsLike<P> | undefined) => (sql ? postgresJsDriver(sql) : undefined);
+
+/** A store on one PostgreSQL server: every call goes to `sql` (a `postgres()` instance). */
+export function fromPostgresJs<P>(sql: PostgresJsLike<P>, options?: StoreOptions): EventStore {
+  return createEventStore(driverOf(sql), undefined, options);
+}
+
+/**
+ * A store on a primary and a replica (two `postgres()` instances): strong reads, appends and migrations
+ * use `primary`; eventual reads use `replica`. With `replica` undefined every call goes to the primary.
+ */
+export function fromPostgresJsAndReplica<P, R>(
+  primary: PostgresJsLike<P>,
+  replica: PostgresJsLike<R> | undefined,
+  options?: StoreOptions,
+): EventStore {
+  return createEventStore(driverOf(primary), driverOf(replica), options);
+}
