@@ -109,9 +109,11 @@ export function pgDriver(pool: PgPoolLike, name = 'pg'): Driver {
   };
 }
 
+const driverOf = (pool: PgPoolLike | undefined) => (pool ? pgDriver(pool) : undefined);
+
 /** A store on one PostgreSQL server: every call goes to `pool` (a `pg.Pool`). */
 export function fromPgPool(pool: PgPoolLike, options?: StoreOptions): EventStore {
-  return createEventStore(pool ? pgDriver(pool) : undefined, undefined, options);
+  return createEventStore(driverOf(pool), undefined, options);
 }
 
 /**
@@ -123,9 +125,5 @@ export function fromPgPoolAndReplica(
   replica: PgPoolLike | undefined,
   options?: StoreOptions,
 ): EventStore {
-  return createEventStore(
-    primary ? pgDriver(primary) : undefined,
-    replica ? pgDriver(replica) : undefined,
-    options,
-  );
+  return createEventStore(driverOf(primary), driverOf(replica), options);
 }
