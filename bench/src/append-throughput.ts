@@ -15,10 +15,12 @@ import {
   type Attempt,
   esStore,
   type Mechanism,
+  pgSend,
   plainInsert,
   rawSameSql,
   singleStatementGuard,
 } from './mechanisms.js';
+import { printTable } from './table.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const WRITERS = Number(process.env.BENCH_WRITERS ?? 16);
@@ -97,7 +99,7 @@ async function main() {
       async () => plainInsert(pool, (await freshStore()).tableName),
       async () => singleStatementGuard(pool, (await freshStore()).tableName),
       async () => esStore((await freshStore()).store, 'es store via @es/pg'),
-      async () => rawSameSql(pool, (await freshStore()).tableName),
+      async () => rawSameSql(pgSend(pool), (await freshStore()).tableName),
     ];
     for (const scenario of ['disjoint', 'hot'] as const) {
       for (const make of mechanisms) {
@@ -110,7 +112,7 @@ async function main() {
     await pool.end();
     await cluster?.stop();
   }
-  printTable(results);
+  printResults(results);
 }
 
 async function dropBenchTables(pool: pg.Pool) {
@@ -120,7 +122,7 @@ async function dropBenchTables(pool: pg.Pool) {
   for (const { tablename } of rows) await pool.query(`DROP TABLE "${tablename}" CASCADE`);
 }
 
-function printTable(results: Measured[]) {
+function printResults(results: Measured[]) {
   const floor = (scenario: Scenario) => results.find((r) => r.scenario === scenario)?.appended ?? 1;
   const rows = results.map((r) => [
     r.scenario,
@@ -131,12 +133,7 @@ function printTable(results: Measured[]) {
     r.violations === undefined ? 'n/a' : String(r.violations),
   ]);
   const header = ['boundary', 'mechanism', 'appends/s', 'conflicts/s', 'vs floor', 'oracle violations'];
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => (row[i] as string).length)));
-  const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i] as number)).join(' | ')} |`;
-  console.log(`\n${WRITERS} writers, ${SECONDS} s per row, node ${process.version}`);
-  console.log(line(header));
-  console.log(line(widths.map((w) => '-'.repeat(w))));
-  for (const row of rows) console.log(line(row));
+  printTable(`\n${WRITERS} writers, ${SECONDS} s per row, node ${process.version}`, header, rows);
 }
 
 await main();

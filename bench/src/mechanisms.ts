@@ -7,6 +7,7 @@ import {
   P,
   parseTableName,
   queryStatement,
+  type Row,
   type Statement,
 } from '@es/core';
 import type pg from 'pg';
@@ -109,20 +110,28 @@ export function esStore(store: EventStore, name: string): Mechanism {
   };
 }
 
+/** Sends one statement through a driver directly, as a user of that driver would. */
+export type Send = (statement: Statement) => Promise<{ rows: readonly Row[] }>;
+
+/** node-postgres: `pool.query({ text, values })`, what @es/pg sends. */
+export const pgSend =
+  (pool: pg.Pool): Send =>
+  (statement) =>
+    pool.query({ text: statement.text, values: [...statement.values] });
+
 /**
  * The same statements as the es store, sent by the raw driver: the store's own overhead (routing,
  * validation, decoding, hooks) is the difference to `esStore`.
  */
-export function rawSameSql(pool: pg.Pool, tableName: string): Mechanism {
+export function rawSameSql(send: Send, tableName: string, name = 'raw pg, the same SQL as es'): Mechanism {
   const names = parseTableName(tableName);
-  const send = (statement: Statement) => pool.query({ text: statement.text, values: [...statement.values] });
   return {
-    name: 'raw pg, the same SQL as es',
+    name,
     async append(boundary, knownMax) {
       const filter = boundaryFilter(boundary);
       const read = async () => {
         const { rows } = await send(queryStatement(names, filter, true));
-        return rows.length === 0 ? 0n : BigInt(rows[rows.length - 1].sequence_number);
+        return rows.length === 0 ? 0n : BigInt(rows[rows.length - 1]?.sequence_number as string);
       };
       const expected = knownMax ?? (await read());
       const event = buildStorableEvent({
@@ -131,7 +140,7 @@ export function rawSameSql(pool: pg.Pool, tableName: string): Mechanism {
         payload: payload(boundary),
       });
       const result = await send(appendStatement(names, filter, expected, [event]));
-      const positions = result.rows[0]?.sequence_numbers as string | null;
+      const positions = result.rows[0]?.sequence_numbers;
       return positions ? { ok: true, expected, position: BigInt(positions.slice(1, -1)) } : { ok: false };
     },
   };
