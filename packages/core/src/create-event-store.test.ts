@@ -156,4 +156,34 @@ describe('createEventStore routing (recording drivers)', () => {
     });
     await expect(store.query(undefined, filter)).resolves.toMatchObject({ maxSequenceNumber: 0n });
   });
+
+  it('passes the signal to every call, except to an append on a driver that cannot wait for the server cancel', async () => {
+    const signals = (settlesAfterCancel: boolean | undefined) => {
+      const seen: (AbortSignal | undefined)[] = [];
+      const driver: Driver = {
+        name: 'signals',
+        ...(settlesAfterCancel !== undefined && { settlesAfterCancel }),
+        async query(statement, options) {
+          seen.push(options?.signal);
+          return {
+            rows:
+              statement.name === 'es.append' ? [{ max_sequence_number: '0', sequence_numbers: '{1}' }] : [],
+          };
+        },
+        transaction: (fn) => fn(driver),
+      };
+      return { store: createEventStore(driver, undefined), seen };
+    };
+    const { signal } = new AbortController();
+    for (const [settles, appendGetsSignal] of [
+      [undefined, true],
+      [true, true],
+      [false, false],
+    ] as const) {
+      const { store, seen } = signals(settles);
+      await store.query(withSignal(undefined, signal), filter);
+      await store.append(withSignal(undefined, signal), filter, 0n, event);
+      expect(seen).toEqual([signal, appendGetsSignal ? signal : undefined]);
+    }
+  });
 });

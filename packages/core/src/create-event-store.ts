@@ -137,8 +137,12 @@ export function createEventStore(
       return run(
         { operation: 'eventstore.append', ctx, server: 'primary' },
         // Not raced against the signal: the driver cancels the statement on the server, and the call
-        // reports what the database did, so an abort can never hide a committed append.
-        async (signal) => toAppendResult(await primary.query(statement, signal ? { signal } : {}), expected),
+        // reports what the database did, so an abort can never hide a committed append. A driver that
+        // cannot wait for the server's cancel gets no signal for an append at all.
+        async (signal) => {
+          const cancellable = signal && primary.settlesAfterCancel !== false;
+          return toAppendResult(await primary.query(statement, cancellable ? { signal } : {}), expected);
+        },
         (result) => result.sequenceNumbers.length,
       );
     },

@@ -29,6 +29,13 @@ export interface Executor {
 export interface Driver extends Executor {
   /** Short name of the driver (`pg`, `postgres.js`, ...), reported with every operation. */
   readonly name: string;
+  /**
+   * Whether a call aborted through its `signal` settles only once the server has cancelled or finished
+   * the statement (default `true`). A driver that cannot wait for that (Neon's HTTP driver: aborting the
+   * fetch settles at once, the server cancels later) sets `false`; core then never passes a signal to an
+   * append, which runs to the end and reports what the database did.
+   */
+  readonly settlesAfterCancel?: boolean;
   /** Runs `fn` inside one transaction on one connection: commit when it resolves, roll back when it throws. */
   transaction<T>(fn: (tx: Executor) => Promise<T>): Promise<T>;
 }

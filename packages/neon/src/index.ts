@@ -53,9 +53,6 @@ export interface NeonHttpLike {
   ): Promise<{ rows: Row[] }>;
 }
 
-/** The name of core's append statement (`appendStatement`). */
-const APPEND = 'es.append';
-
 /** Why `migrate()` cannot run over HTTP, and what to do instead. */
 const MIGRATE_OVER_HTTP =
   "migrate() needs an interactive transaction, which Neon's HTTP query function cannot run: " +
@@ -65,14 +62,15 @@ const MIGRATE_OVER_HTTP =
 function neonHttpDriver(sql: NeonHttpLike): Driver {
   return {
     name: 'neon-http',
+    // Aborting the fetch settles the call before the proxy has cancelled the statement: core therefore
+    // never gives an append a signal, and the append reports what the database did.
+    settlesAfterCancel: false,
     query: async (statement, options) => {
       const { rows } = await sql.query(statement.text, [...statement.values], {
         arrayMode: false,
         fullResults: true,
-        // A read's fetch is aborted with the signal (the proxy then cancels the statement). An append's is
-        // not: the fetch would settle before the cancel reaches the server, and the append could commit
-        // after being reported as aborted. It runs to the end and reports what the database did.
-        ...(options?.signal && statement.name !== APPEND && { fetchOptions: { signal: options.signal } }),
+        // Aborting the fetch closes the request; Neon's proxy then cancels the statement on the server.
+        ...(options?.signal && { fetchOptions: { signal: options.signal } }),
       });
       return { rows };
     },
