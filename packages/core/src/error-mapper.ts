@@ -34,9 +34,12 @@ export function sqlStateOf(error: unknown): string | undefined {
 /**
  * Whether `error` means the server could not be reached or dropped the connection. Wrapped errors are
  * followed a few levels down (`cause`, Neon's `sourceError`, an `AggregateError`'s errors): e.g. Neon's
- * HTTP driver wraps a refused `fetch` whose cause carries `ECONNREFUSED`.
+ * HTTP driver wraps a refused `fetch` whose cause carries `ECONNREFUSED`. For adapters that must know
+ * whether a connection is still usable; the store itself maps such errors to `ConnectionFailedError` or
+ * `ReplicaUnavailableError`.
  */
-function isConnectionFailure(error: unknown, sqlState: string | undefined, depth = 0): boolean {
+export function isConnectionFailure(error: unknown, depth = 0): boolean {
+  const sqlState = sqlStateOf(error);
   if (sqlState)
     return sqlState.startsWith('08') || sqlState === '57P01' || sqlState === '57P02' || sqlState === '57P03';
   const { code, errno, message, cause, sourceError } = (error ?? {}) as Record<string, unknown>;
@@ -45,9 +48,7 @@ function isConnectionFailure(error: unknown, sqlState: string | undefined, depth
   if (typeof message === 'string' && CONNECTION_MESSAGE.test(message)) return true;
   if (depth >= 3) return false;
   const inner = [cause, sourceError, ...(error instanceof AggregateError ? error.errors : [])];
-  return inner.some(
-    (wrapped) => wrapped != null && isConnectionFailure(wrapped, sqlStateOf(wrapped), depth + 1),
-  );
+  return inner.some((wrapped) => wrapped != null && isConnectionFailure(wrapped, depth + 1));
 }
 
 /**
@@ -73,7 +74,7 @@ export function toEventStoreError(
   if (sqlState === '57014' || sqlState === '55P03') return new TimeoutError(operation, error);
   if (sqlState === '42P01' || sqlState === '42883' || sqlState === '3F000')
     return new SchemaMissingError(operation, error);
-  if (isConnectionFailure(error, sqlState)) {
+  if (isConnectionFailure(error)) {
     return server === 'replica'
       ? new ReplicaUnavailableError(operation, error)
       : new ConnectionFailedError(operation, server, error);

@@ -10,7 +10,7 @@ export {
 } from './context.js';
 export { createEventStore } from './create-event-store.js';
 export type { Driver, Executor, Row, Statement } from './driver.js';
-export { sqlStateOf, toEventStoreError } from './error-mapper.js';
+export { isConnectionFailure, sqlStateOf, toEventStoreError } from './error-mapper.js';
 export * from './errors.js';
 export type {
   AppendResult,

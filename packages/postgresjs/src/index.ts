@@ -1,12 +1,11 @@
 import type { Driver, EventStore, Executor, Row, Statement, StoreOptions } from '@es/core';
 import {
   acquireUnlessAborted,
-  ConnectionFailedError,
   createEventStore,
   InvalidConfigurationError,
   inTransaction,
+  isConnectionFailure,
   runCancellable,
-  toEventStoreError,
 } from '@es/core';
 
 /**
@@ -58,8 +57,6 @@ const cancelOf = (query: Cancellable) => async () => {
   await (typeof query.canceller === 'function' ? query.canceller(query) : query.cancel());
 };
 
-const isConnectionLoss = (error: unknown) =>
-  toEventStoreError('postgres.js', 'primary', error) instanceof ConnectionFailedError;
 type Use<T> = (connection: Executor) => Promise<T>;
 const release = (connection: { release(): void }) => connection.release();
 
@@ -79,7 +76,7 @@ async function withReserved<P, T>(sql: PostgresJsLike<P>, signal: AbortSignal | 
     try {
       return { rows: await (signal ? runCancellable(() => pending, cancelOf(pending), signal) : pending) };
     } catch (error) {
-      if (isConnectionLoss(error)) lost = { error };
+      if (isConnectionFailure(error)) lost = { error };
       throw error;
     }
   };
