@@ -114,12 +114,15 @@ RETURNS text LANGUAGE sql IMMUTABLE AS $fn$
 $fn$`,
     `CREATE OR REPLACE FUNCTION ${derived('_max')}(filter jsonb)
 RETURNS text LANGUAGE sql IMMUTABLE AS $fn$
-  SELECT 'SELECT coalesce(' || coalesce('greatest(' || string_agg(
-    CASE WHEN by_payload
-      THEN format('(SELECT max(sequence_number) FROM (SELECT sequence_number FROM ${table} WHERE %s AND %s OFFSET 0) AS matching)', condition, ${derived('_bounds')}(filter))
-      ELSE format('(SELECT max(sequence_number) FROM ${table} WHERE %s AND %s)', condition, ${derived('_bounds')}(filter))
-    END, ', ') || ')', format('(SELECT max(sequence_number) FROM ${table} WHERE %s)', ${derived('_bounds')}(filter))) || ', 0)'
-  FROM ${derived('_branches')}(filter)
+  WITH fixed AS (SELECT ${derived('_bounds')}(filter) AS bounds)
+  SELECT 'SELECT coalesce(' || coalesce(
+    'greatest(' || string_agg(format(
+      CASE WHEN by_payload
+        THEN '(SELECT max(sequence_number) FROM (SELECT sequence_number FROM ${table} WHERE %s AND %s OFFSET 0) AS matching)'
+        ELSE '(SELECT max(sequence_number) FROM ${table} WHERE %s AND %s)'
+      END, condition, bounds), ', ') || ')',
+    format('(SELECT max(sequence_number) FROM ${table} WHERE %s)', (SELECT bounds FROM fixed))) || ', 0)'
+  FROM ${derived('_branches')}(filter), fixed
 $fn$`,
   ];
 }
