@@ -1,6 +1,6 @@
 import { isEventStoreError, type Row, type Statement } from '@es/core';
 import postgres from 'postgres';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { fromPostgresJs, type PostgresJsLike, postgresJsDriver } from './index.js';
 
 /** The adapter's logic without a server: a recording stand-in for postgres.js, and real option parsing. */
@@ -76,10 +76,11 @@ describe('postgresJsDriver', () => {
           controller.signal.addEventListener('abort', () =>
             setTimeout(() => reject(Object.assign(new Error('canceling statement'), { code: '57014' })), 5),
           );
+          // The caller aborts once the statement has been sent.
+          queueMicrotask(() => controller.abort());
         }),
     );
     const call = postgresJsDriver(sql).query(statement('SELECT 1'), { signal: controller.signal });
-    setTimeout(() => controller.abort(), 5);
     await expect(call).rejects.toMatchObject({ code: '57014' });
     expect(events).toEqual(['cancel sent', 'cancel done', 'released']);
   });
@@ -96,10 +97,11 @@ describe('postgresJsDriver', () => {
             clearInterval(check);
             reject(Object.assign(new Error('canceling statement'), { code: '57014' }));
           }, 1);
+          // The caller aborts once the statement has been sent.
+          queueMicrotask(() => controller.abort());
         }),
     );
     const call = postgresJsDriver(sql).query(statement('SELECT 1'), { signal: controller.signal });
-    setTimeout(() => controller.abort(), 5);
     await expect(call).rejects.toMatchObject({ code: '57014' });
     expect(events).toEqual(['cancel sent', 'cancel done', 'cancel sent', 'cancel done', 'released']);
   });
@@ -114,9 +116,8 @@ describe('postgresJsDriver', () => {
     controller.abort();
     await expect(call).rejects.toThrow();
     arrive();
-    await new Promise((resolve) => setTimeout(resolve, 5));
+    await vi.waitFor(() => expect(events).toEqual(['released']));
     expect(calls).toEqual([]);
-    expect(events).toEqual(['released']);
   });
 
   it('a transaction runs BEGIN, the work and COMMIT on one reserved connection', async () => {
