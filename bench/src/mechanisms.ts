@@ -1,4 +1,5 @@
 import {
+  appendRequest,
   appendStatement,
   buildEventFilter,
   buildStorableEvent,
@@ -139,9 +140,9 @@ export function rawSameSql(send: Send, tableName: string, name = 'raw pg, the sa
         occurredAt: new Date(),
         payload: payload(boundary),
       });
-      const result = await send(appendStatement(names, filter, expected, [event]));
-      const positions = result.rows[0]?.sequence_numbers;
-      return positions ? { ok: true, expected, position: BigInt(positions.slice(1, -1)) } : { ok: false };
+      const result = await send(appendStatement(names, [appendRequest(filter, expected, [event])]));
+      const [, position] = (result.rows[0]?.result ?? '{}').slice(1, -1).split(',');
+      return position ? { ok: true, expected, position: BigInt(position) } : { ok: false };
     },
   };
 }

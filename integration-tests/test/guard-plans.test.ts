@@ -1,4 +1,5 @@
 import {
+  appendRequest,
   appendStatement,
   buildEventFilter,
   buildStorableEvent,
@@ -14,7 +15,8 @@ import { freshTable, instance, useCluster } from './helpers.js';
  * SPEC §6: a prepared statement switches to a generic plan after 5 executions, and for MAX over a filter
  * that plan walks the whole primary key backwards. The guard must always be planned with its values.
  * auto_explain (log_level notice) sends the plan of every nested statement to this client, so the test
- * reads the guard's real plans on one connection running a NAMED (prepared) append 12 times.
+ * reads the real plans of the guard and of the strong read on one connection running them as NAMED
+ * (prepared) statements 12 times: the server functions plan the SQL they are given with its values.
  */
 describe('the append guard on a prepared connection', () => {
   const cluster = useCluster();
@@ -64,21 +66,20 @@ describe('the append guard on a prepared connection', () => {
         );
         const expected = BigInt(rows[0].max);
         expect(expected).toBeGreaterThan(0n);
-        const statement = appendStatement(names, filter, expected, [event]);
+        const statement = appendStatement(names, [appendRequest(filter, expected, [event])]);
         const result = await client.query({
           name: 'es-append-guard',
           text: statement.text,
           values: [...statement.values],
         });
-        expect(result.rows[0].sequence_numbers).not.toBeNull();
+        // The result holds the max found and the new position: the guard passed.
+        expect(result.rows[0].result.split(',')).toHaveLength(2);
         const read = queryStatement(names, filter, true);
         await client.query({ name: 'es-query', text: read.text, values: [...read.values] });
       }
 
-      const guards = plans.filter((plan) => plan.includes('SELECT coalesce(greatest('));
-      const reads = plans.filter(
-        (plan) => plan.includes('ORDER BY sequence_number') && plan.includes(`"${table}" WHERE`),
-      );
+      const guards = plans.filter((plan) => plan.includes('Query Text: SELECT ARRAY[coalesce(greatest('));
+      const reads = plans.filter((plan) => plan.includes(`Query Text: SELECT "${table}".sequence_number::text`));
       expect(guards).toHaveLength(12);
       expect(reads).toHaveLength(12);
       for (const plan of [...guards, ...reads]) {

@@ -39,8 +39,8 @@ describe('createEventStore routing (recording drivers)', () => {
     await store.query(undefined, filter);
     await store.query(withStrongConsistency(), filter);
     await store.query(withEventualConsistency(), filter);
-    expect(primary.sent.map((s) => s.values[1])).toEqual(['true', 'true']);
-    expect(replica.sent.map((s) => s.values[1])).toEqual(['false']);
+    expect(primary.sent.map((s) => s.name)).toEqual(['es.query.strong', 'es.query.strong']);
+    expect(replica.sent.map((s) => s.name)).toEqual(['es.query']);
   });
 
   it('sends eventual reads to the primary when no replica is configured', async () => {
@@ -76,12 +76,12 @@ describe('createEventStore routing (recording drivers)', () => {
       ['primary', 'primary', 'ok', true],
     ]);
     // The fallback is an eventual read: it takes no read barrier on the primary.
-    expect(primary.sent.at(-1)?.values[1]).toBe('false');
+    expect(primary.sent.at(-1)?.name).toBe('es.query');
   });
 
   it('decodes rows and reports a conflict as ConcurrencyConflictError', async () => {
     const primary = recordingDriver('primary', (statement) =>
-      statement.name === 'es.append' ? [{ max_sequence_number: '5', sequence_numbers: null }] : [],
+      statement.name === 'es.append' ? [{ result: '{5}' }] : [],
     );
     const store = createEventStore(primary.driver, undefined);
     await expect(store.append(undefined, filter, 3n, event)).rejects.toMatchObject({
@@ -120,7 +120,7 @@ describe('createEventStore routing (recording drivers)', () => {
     }
     // A safe integer number is accepted for JavaScript callers.
     await store.append(undefined, filter, 0 as never, event).catch(() => {});
-    expect(primary.sent.map((statement) => statement.values[1])).toEqual(['0']);
+    expect(primary.sent.map((statement) => statement.values[5])).toEqual(['{0}']);
     primary.sent.length = 0;
     expect(primary.sent).toHaveLength(0);
   });
@@ -165,10 +165,7 @@ describe('createEventStore routing (recording drivers)', () => {
         ...(settlesAfterCancel !== undefined && { settlesAfterCancel }),
         async query(statement, options) {
           seen.push(options?.signal);
-          return {
-            rows:
-              statement.name === 'es.append' ? [{ max_sequence_number: '0', sequence_numbers: '{1}' }] : [],
-          };
+          return { rows: statement.name === 'es.append' ? [{ result: '{0,1}' }] : [] };
         },
         transaction: (fn) => fn(driver),
       };
@@ -183,7 +180,84 @@ describe('createEventStore routing (recording drivers)', () => {
       const { store, seen } = signals(settles);
       await store.query(withSignal(undefined, signal), filter);
       await store.append(withSignal(undefined, signal), filter, 0n, event);
-      expect(seen).toEqual([signal, appendGetsSignal ? signal : undefined]);
+      expect(seen[0]).toBe(signal);
+      // An append gets the signal of its batch, which aborts when one of its appends aborts.
+      expect(seen[1] instanceof AbortSignal).toBe(appendGetsSignal);
     }
+  });
+
+  it('runs a call again in an explicit READ COMMITTED transaction when the session refuses (SQLSTATE ES001)', async () => {
+    const sessionDefault = Object.assign(new Error('needs READ COMMITTED'), { code: 'ES001' });
+    const log: string[] = [];
+    const driver: Driver = {
+      name: 'repeatable-read',
+      async query(statement) {
+        log.push(`query ${statement.name}`);
+        if (statement.name !== 'es.read_committed') throw sessionDefault;
+        return { rows: [] };
+      },
+      async transaction(fn) {
+        log.push('begin');
+        const result = await fn({
+          async query(statement) {
+            log.push(`tx ${statement.name}`);
+            return { rows: statement.name === 'es.append' ? [{ result: '{0,1}' }] : [] };
+          },
+        });
+        log.push('commit');
+        return result;
+      },
+    };
+    const store = createEventStore(driver, undefined);
+    await store.query(undefined, filter);
+    expect(await store.append(undefined, filter, 0n, event)).toEqual({ sequenceNumbers: [1n] });
+    const once = ['begin', 'tx es.read_committed'];
+    expect(log).toEqual([
+      'query es.query.strong',
+      ...once,
+      'tx es.query.strong',
+      'commit',
+      'query es.append',
+      ...once,
+      'tx es.append',
+      'commit',
+    ]);
+  });
+
+  it('sends concurrent appends on disjoint boundaries together, each with its own guard and outcome', async () => {
+    let release: () => void = () => {};
+    const held = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const sent: Statement[] = [];
+    const driver: Driver = {
+      name: 'batching',
+      async query(statement) {
+        sent.push(statement);
+        if (sent.length === 1) await held;
+        const expected = (statement.values[5] as string).slice(1, -1).split(',');
+        // Every guard finds max 0: appends expecting 0 pass and get consecutive positions.
+        let next = sent.length * 100;
+        const positions = expected.flatMap((value) => (value === '0' ? [String(next++)] : []));
+        return { rows: [{ result: `{${[...expected.map(() => '0'), ...positions].join(',')}}` }] };
+      },
+      transaction: (fn) => fn(driver),
+    };
+    const store = createEventStore(driver, undefined, { appendBatching: { concurrency: 1 } });
+    const boundary = (book: string) => buildEventFilter().matching().allPredicatesOf(P('BookID', book)).finalize();
+    const on = (book: string) => buildStorableEvent({ type: 'Lent', occurredAt: new Date(0), payload: { BookID: book } });
+    const first = store.append(undefined, boundary('a'), 0n, on('a'));
+    const later = [
+      store.append(undefined, boundary('b'), 0n, on('b')),
+      store.append(undefined, boundary('c'), 5n, on('c')),
+      store.append(undefined, boundary('b'), 0n, on('b')), // touches the first 'b': waits for the next batch
+    ];
+    release();
+    await expect(first).resolves.toEqual({ sequenceNumbers: [100n] });
+    const outcomes = await Promise.allSettled(later);
+    expect(sent.map((statement) => statement.values[5])).toEqual(['{0}', '{0,5}', '{0}']);
+    expect(outcomes[0]).toEqual({ status: 'fulfilled', value: { sequenceNumbers: [200n] } });
+    expect(outcomes[1]).toMatchObject({ status: 'rejected', reason: { code: 'CONCURRENCY_CONFLICT' } });
+    expect(outcomes[2]).toEqual({ status: 'fulfilled', value: { sequenceNumbers: [300n] } });
   });
 });

@@ -1,13 +1,14 @@
+import { AppendBatcher, type BatchingLimits } from './append-batcher.js';
+import { appendRequest } from './append-request.js';
 import { type Context, getConsistencyLevel } from './context.js';
-import type { Driver, Executor, Row } from './driver.js';
-import { toEventStoreError } from './error-mapper.js';
+import type { Driver, Executor, Row, Statement } from './driver.js';
+import { sqlStateOf, toEventStoreError } from './error-mapper.js';
 import {
   ConcurrencyConflictError,
   InvalidArgumentError,
   InvalidConfigurationError,
-  InvalidFilterError,
   isEventStoreError,
-  QueryFailedError,
+  SchemaDriftError,
 } from './errors.js';
 import type {
   AppendResult,
@@ -17,10 +18,12 @@ import type {
   ServerRole,
   StoreOptions,
 } from './event-store.js';
-import type { EventFilter, FilterItem } from './filter.js';
+import type { EventFilter } from './filter.js';
+import { checkFilter } from './filter-check.js';
+import { MIGRATIONS, NEEDS_READ_COMMITTED } from './migrations/index.js';
+import { schemaProblems, schemaStateStatement } from './migrations/schema-check.js';
 import { routeOperation } from './routing.js';
-import { decodeBigintArray, decodeEvent } from './rows.js';
-import { MIGRATIONS } from './schema.js';
+import { decodeAppendOutcomes, decodeEvent } from './rows.js';
 import {
   appendStatement,
   appliedVersionsStatement,
@@ -28,6 +31,7 @@ import {
   migrationStepStatements,
   migrationsTableStatements,
   queryStatement,
+  READ_COMMITTED_STATEMENT,
 } from './statements.js';
 import { buildStorableEvent, type StorableEvent } from './storable-event.js';
 import { parseTableName } from './table-name.js';
@@ -84,6 +88,15 @@ export function createEventStore(
     }
   };
 
+  // Only a driver that settles after the server has cancelled may cancel an append: the call then
+  // reports what the database did, so an abort can never hide a committed append.
+  const appendSignal = (signal: AbortSignal | undefined) =>
+    primary.settlesAfterCancel === false ? undefined : signal;
+  const batcher = new AppendBatcher(async (batch, signal) => {
+    const { rows } = await readCommitted(primary, appendStatement(names, batch), appendSignal(signal));
+    return decodeAppendOutcomes(rows, batch);
+  }, batchingLimits(options.appendBatching));
+
   return Object.freeze({
     tableName: names.table,
 
@@ -97,18 +110,14 @@ export function createEventStore(
     },
 
     async query(ctx: Context | undefined, filter: EventFilter): Promise<QueryResult> {
-      assertFilter(filter);
       const consistency = getConsistencyLevel(ctx);
       // Only a strong read takes the read barrier; strong reads always go to the primary.
+      const statement = queryStatement(names, checkFilter(filter), consistency === 'strong');
       const read = (server: ServerRole, fellBack = false) =>
         run(
           { operation: 'eventstore.query', ctx, server, fellBack },
           async (signal) => {
-            const statement = queryStatement(names, filter, consistency === 'strong');
-            const { rows } = await raceSignal(
-              driverFor(server).query(statement, signal ? { signal } : {}),
-              signal,
-            );
+            const { rows } = await raceSignal(readCommitted(driverFor(server), statement, signal), signal);
             return toQueryResult(rows);
           },
           (result) => result.events.length,
@@ -129,55 +138,92 @@ export function createEventStore(
       ...events: StorableEvent[]
     ): Promise<AppendResult> {
       routeOperation('append', getConsistencyLevel(ctx), replica !== undefined);
-      assertFilter(filter);
-      const expected = toSequenceNumber(expectedMaxSequenceNumber);
-      const storable = events.map((event) => buildStorableEvent(event));
-      if (storable.length === 0) return { sequenceNumbers: [] };
-      const statement = appendStatement(names, filter, expected, storable);
+      const request = appendRequest(
+        checkFilter(filter),
+        toSequenceNumber(expectedMaxSequenceNumber),
+        events.map((event) => buildStorableEvent(event)),
+      );
+      if (request.events.length === 0) return { sequenceNumbers: [] };
       return run(
         { operation: 'eventstore.append', ctx, server: 'primary' },
-        // Not raced against the signal: the driver cancels the statement on the server, and the call
-        // reports what the database did, so an abort can never hide a committed append. A driver that
-        // cannot wait for the server's cancel gets no signal for an append at all.
+        // Not raced against the signal: the batch is cancelled on the server, and the call reports what
+        // the database did.
         async (signal) => {
-          const cancellable = signal && primary.settlesAfterCancel !== false;
-          return toAppendResult(await primary.query(statement, cancellable ? { signal } : {}), expected);
+          const { max, positions } = await batcher.submit(request, signal);
+          if (!positions) throw new ConcurrencyConflictError(request.expected, max);
+          return { sequenceNumbers: positions };
         },
         (result) => result.sequenceNumbers.length,
       );
     },
   });
 
-  /** Applies the missing migration steps in one transaction, serialised with concurrent migrators. */
+  /** Applies the missing migration steps and checks the result, in one transaction, serialised with other migrators. */
   async function migrateIn(tx: Executor): Promise<void> {
     await tx.query(migrationLockStatement(names));
     for (const statement of migrationsTableStatements(names)) await tx.query(statement);
     const { rows } = await tx.query(appliedVersionsStatement(names));
     const applied = new Set(rows.map((row) => Number(row.version)));
+    const unknown = [...applied].filter((version) => !MIGRATIONS.some((step) => step.version === version));
+    if (unknown.length > 0) {
+      throw new SchemaDriftError([
+        `migration step ${Math.max(...unknown)} was applied by a newer version of @es/core; upgrade this one`,
+      ]);
+    }
     for (const migration of MIGRATIONS) {
       if (applied.has(migration.version)) continue;
       for (const statement of migrationStepStatements(names, migration.version)) await tx.query(statement);
     }
+    const state = await tx.query(schemaStateStatement(names));
+    const problems = schemaProblems(names, state.rows[0]?.state ?? '{}');
+    if (problems.length > 0) throw new SchemaDriftError(problems);
   }
+}
+
+/**
+ * Runs one store statement. The store's functions need READ COMMITTED (each of their statements then
+ * takes a fresh snapshot after the locks); on a session whose default is REPEATABLE READ or SERIALIZABLE
+ * they refuse before doing anything, and the statement runs again in an explicit READ COMMITTED
+ * transaction.
+ */
+async function readCommitted(
+  driver: Driver,
+  statement: Statement,
+  signal: AbortSignal | undefined,
+): Promise<{ rows: readonly Row[] }> {
+  const options = signal ? { signal } : {};
+  try {
+    return await driver.query(statement, options);
+  } catch (error) {
+    if (sqlStateOf(error) !== NEEDS_READ_COMMITTED) throw error;
+    return driver.transaction(async (tx) => {
+      await tx.query(READ_COMMITTED_STATEMENT);
+      return tx.query(statement, options);
+    });
+  }
+}
+
+/** The limits of `StoreOptions.appendBatching`. */
+function batchingLimits(option: StoreOptions['appendBatching']): BatchingLimits {
+  const limits = { concurrency: 4, maxAppends: 64, maxKeys: 1024, stuckAfterMs: 10 };
+  if (option === false) return { ...limits, concurrency: Number.POSITIVE_INFINITY, maxAppends: 1 };
+  const positive = (value: number | undefined, fallback: number, name: string) => {
+    if (value === undefined) return fallback;
+    if (!Number.isSafeInteger(value) || value < 1) {
+      throw new InvalidConfigurationError(`appendBatching.${name} must be a positive integer`);
+    }
+    return value;
+  };
+  return {
+    ...limits,
+    concurrency: positive(option?.concurrency, limits.concurrency, 'concurrency'),
+    maxAppends: positive(option?.maxAppends, limits.maxAppends, 'maxAppends'),
+  };
 }
 
 function toQueryResult(rows: readonly Row[]): QueryResult {
   const events = rows.map(decodeEvent);
   return { events, maxSequenceNumber: events.at(-1)?.sequenceNumber ?? 0n };
-}
-
-function toAppendResult({ rows }: { rows: readonly Row[] }, expected: bigint): AppendResult {
-  const [row] = rows;
-  if (!row)
-    throw new QueryFailedError(
-      'eventstore.append: the append function returned no row',
-      undefined,
-      undefined,
-    );
-  const positions = row.sequence_numbers;
-  if (typeof positions !== 'string')
-    throw new ConcurrencyConflictError(expected, BigInt(row.max_sequence_number ?? -1));
-  return { sequenceNumbers: decodeBigintArray(positions) };
 }
 
 const MAX_BIGINT = 2n ** 63n - 1n;
@@ -189,25 +235,6 @@ function toSequenceNumber(value: unknown): bigint {
     throw new InvalidArgumentError('append: expectedMaxSequenceNumber must be a bigint between 0 and 2^63-1');
   }
   return position;
-}
-
-/** Rejects what `buildEventFilter()` cannot produce (hand-made objects from JavaScript callers). */
-function assertFilter(filter: EventFilter): void {
-  const isDate = (value: unknown) =>
-    value === undefined || (value instanceof Date && !Number.isNaN(value.getTime()));
-  const validItem = (item: FilterItem) =>
-    Array.isArray(item?.eventTypes) &&
-    Array.isArray(item.predicates) &&
-    item.eventTypes.length + item.predicates.length > 0 &&
-    item.eventTypes.every((type) => typeof type === 'string') &&
-    item.predicates.every((predicate) => typeof predicate?.key === 'string');
-  const valid =
-    Array.isArray(filter?.items) &&
-    filter.items.every(validItem) &&
-    isDate(filter.occurredFrom) &&
-    isDate(filter.occurredUntil) &&
-    ['undefined', 'bigint'].includes(typeof filter.sequenceNumberHigherThan);
-  if (!valid) throw new InvalidFilterError('expected a filter built with buildEventFilter()');
 }
 
 /** Rejects as soon as `signal` aborts; the driver is asked to cancel the statement too. */

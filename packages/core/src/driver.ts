@@ -11,6 +11,12 @@ export interface Statement {
   readonly values: readonly (string | null)[];
   /** A stable name for the statement shape (e.g. `es.append`), for drivers that prepare or trace. */
   readonly name: string;
+  /**
+   * Whether a driver may prepare the statement and reuse its plan: true for calls of the store's
+   * functions, whose plans cannot degrade (the SQL inside is planned with its values on every call).
+   * Absent for plain queries, which a reused generic plan could turn into a walk of the whole table.
+   */
+  readonly reusablePlan?: boolean;
 }
 
 /** A row as core receives it: every column is selected as text, so all drivers return the same shape. */

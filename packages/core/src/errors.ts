@@ -17,6 +17,7 @@ export type EventStoreErrorCode =
   | 'ABORTED'
   | 'TIMEOUT'
   | 'SCHEMA_MISSING'
+  | 'SCHEMA_DRIFT'
   | 'CONNECTION_FAILED'
   | 'QUERY_FAILED';
 
@@ -158,6 +159,24 @@ export class SchemaMissingError extends EventStoreError {
       `${operation}: the event store schema is missing or outdated; run store.migrate()`,
       { cause },
     );
+  }
+}
+
+/**
+ * The installed schema is not the one the migration steps produce (a function edited by hand, an index
+ * missing or built differently, a database migrated by a newer version): `migrate()` refuses to run on
+ * it and changes nothing. `problems` names each difference (objects only, never values).
+ */
+export class SchemaDriftError extends EventStoreError {
+  /** One line per difference. */
+  readonly problems: readonly string[];
+
+  constructor(problems: readonly string[]) {
+    super(
+      'SCHEMA_DRIFT',
+      `migrate: the installed schema differs from what the migration steps produce: ${problems.join('; ')}`,
+    );
+    this.problems = Object.freeze([...problems]);
   }
 }
 

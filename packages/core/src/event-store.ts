@@ -59,6 +59,15 @@ export interface StoreOptions {
    * `ReplicaUnavailableError`; `primary` retries the read on the primary and reports `fellBack`.
    */
   readonly replicaFallback?: 'none' | 'primary';
+  /**
+   * How concurrent appends of this store share statements. While `concurrency` (default 4) batches are
+   * in flight, further appends wait and then go together, up to `maxAppends` (default 64) per statement,
+   * each with its own guard: one round trip and one commit serve many appends. Appends whose boundaries
+   * touch never share a batch; a batch waiting on a lock for more than a few milliseconds no longer
+   * holds back the next one. With few concurrent appends nothing waits. `false`: every append is a
+   * statement of its own, sent at once.
+   */
+  readonly appendBatching?: false | { readonly concurrency?: number; readonly maxAppends?: number };
 }
 
 /** The event store. Adapters create it; the methods are the same for every driver. */

@@ -31,13 +31,23 @@
  * never the value.
  *
  * Run-time checks (for JavaScript callers, or values that only exist at run time), all `InvalidFilterError`:
- * an event type that is not a string or holds NUL or a lone surrogate; a call with no event types or no
- * predicates; something that is not a predicate; an invalid `Date`; `andOccurredUntil` earlier than
- * `occurredFrom` (equal is allowed); a sequence bound that is not a `bigint` in 0 .. 2^63-1.
+ * an event type that is not a string, holds NUL or a lone surrogate, or is longer than the longest type
+ * an event can have (`MAX_EVENT_TYPE_BYTES`); a call with no event types or no predicates; something that
+ * is not a predicate; a value nested deeper than `MAX_JSON_DEPTH`; an invalid `Date` or one outside years
+ * 1-9999; `andOccurredUntil` earlier than `occurredFrom` (equal is allowed); a sequence bound that is not
+ * a `bigint` in 0 .. 2^63-1; more than `FILTER_LIMITS` items, predicates or event types (planning such a
+ * filter costs more than reading its events).
  */
 import { InvalidFilterError } from './errors.js';
 import { type EventFilter, type FilterItem, P, type Predicate } from './filter.js';
 import { canonicalJson, compareCodeUnits, copyJsonValue, textProblem } from './json-value.js';
+import { dateProblem, eventTypeProblem } from './storable-event.js';
+
+/** The most a filter may hold: items, and predicates and event types summed over its items. */
+export const FILTER_LIMITS = Object.freeze({ items: 32, predicates: 100, eventTypes: 100 });
+
+/** Every filter `finalize()` returned: the store trusts these and checks any other object in full. */
+export const BUILT_FILTERS: WeakSet<EventFilter> = new WeakSet();
 
 /** The first step: start an item, accept every event, or bound a filter that has no items. */
 export interface EventFilterBuilder {
@@ -259,6 +269,20 @@ function closeItem(items: Items, item: OpenItem): Items {
 }
 
 function makeFilter(items: Items, bounds: Bounds): EventFilter {
+  const count = (part: 'eventTypes' | 'predicates') => items.reduce((sum, item) => sum + item[part].length, 0);
+  const over = (
+    [
+      ['items', items.length],
+      ['predicates', count('predicates')],
+      ['eventTypes', count('eventTypes')],
+    ] as const
+  ).find(([part, size]) => size > FILTER_LIMITS[part]);
+  if (over) {
+    const [part, size] = over;
+    throw new InvalidFilterError(
+      `the filter has ${size} ${part === 'eventTypes' ? 'event types' : part}; the limit is ${FILTER_LIMITS[part]}`,
+    );
+  }
   const filter: {
     items: Items;
     occurredFrom?: Date;
@@ -273,7 +297,9 @@ function makeFilter(items: Items, bounds: Bounds): EventFilter {
   if (bounds.sequenceNumberHigherThan !== undefined) {
     filter.sequenceNumberHigherThan = bounds.sequenceNumberHigherThan;
   }
-  return Object.freeze(filter);
+  Object.freeze(filter);
+  BUILT_FILTERS.add(filter);
+  return filter;
 }
 
 function frozenDate(date: Date): Date {
@@ -284,10 +310,9 @@ function frozenDate(date: Date): Date {
 // Validation and sanitising.
 
 function checkedDate(date: unknown, method: string): Date {
-  if (!(date instanceof Date) || Number.isNaN(date.getTime())) {
-    throw new InvalidFilterError(`${method}() needs a valid Date`);
-  }
-  return new Date(date.getTime());
+  const problem = dateProblem(date);
+  if (problem !== undefined) throw new InvalidFilterError(`${method}(): the date ${problem}`);
+  return new Date((date as Date).getTime());
 }
 
 function checkedSequenceNumber(sequenceNumber: unknown): bigint {
@@ -309,7 +334,7 @@ function sanitizeEventTypes(eventTypes: readonly unknown[], method: string): rea
     if (typeof eventType !== 'string') {
       throw new InvalidFilterError(`${method}(): event type #${index + 1} is not a string`);
     }
-    const problem = textProblem(eventType);
+    const problem = eventType === '' ? undefined : eventTypeProblem(eventType);
     if (problem !== undefined)
       throw new InvalidFilterError(`${method}(): event type #${index + 1} ${problem}`);
     if (eventType !== '') kept.push(eventType);

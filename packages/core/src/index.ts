@@ -24,17 +24,15 @@ export type {
 export { type EventFilter, type FilterItem, type JsonValue, P, type Predicate } from './filter.js';
 export * from './filter-builder.js';
 export { jsonContains, matchesFilter } from './filter-match.js';
-export { canonicalJson } from './json-value.js';
+export { canonicalJson, MAX_JSON_DEPTH } from './json-value.js';
 export { type RoutedOperation, routeOperation } from './routing.js';
-export {
-  appendStatement,
-  backendPidStatement,
-  cancelBackendStatement,
-  encodeFilter,
-  queryStatement,
-} from './statements.js';
+export { type AppendRequest, appendRequest } from './append-request.js';
+export { ESCALATE_AFTER, eventKeys, filterKeys } from './lock-keys.js';
+export { appendStatement, backendPidStatement, cancelBackendStatement, queryStatement } from './statements.js';
 export {
   buildStorableEvent,
+  MAX_EVENT_TYPE_BYTES,
+  OCCURRED_AT_RANGE,
   type JsonObject,
   type StorableEvent,
   type StorableEventInput,

@@ -14,6 +14,12 @@ export function textProblem(text: string): string | undefined {
 }
 
 /**
+ * How deep JSON values may nest (arrays and objects within each other). Deeper values are refused: they
+ * would exhaust the stack of the code that copies, compares and serialises them.
+ */
+export const MAX_JSON_DEPTH = 100;
+
+/**
  * Validates `value` as JSON and returns a frozen deep copy (`-0` becomes `0`, as in jsonb). On a problem
  * calls `fail` with a description that never contains the value itself.
  */
@@ -35,6 +41,9 @@ function copy(value: unknown, fail: (problem: string) => never, ancestors: Set<o
     case 'object': {
       if (value === null) return null;
       if (ancestors.has(value)) return fail('is circular (contains a cycle)');
+      if (ancestors.size >= MAX_JSON_DEPTH) {
+        return fail(`nests deeper than ${MAX_JSON_DEPTH} levels, the limit`);
+      }
       ancestors.add(value);
       const copied = Array.isArray(value)
         ? copyArray(value, fail, ancestors)

@@ -1,4 +1,5 @@
 import type { Row } from './driver.js';
+import type { AppendOutcome } from './append-batcher.js';
 import { QueryFailedError } from './errors.js';
 import type { JsonObject, StoredEvent } from './storable-event.js';
 
@@ -18,6 +19,27 @@ export function decodeEvent(row: Row): StoredEvent {
     payload: JSON.parse(column(row, 'payload')) as JsonObject,
     metadata: JSON.parse(column(row, 'metadata')) as JsonObject,
   };
+}
+
+/**
+ * Decodes the result of the append statement for `batch`: each append's max, then the positions of the
+ * appends whose max was the expected one, in batch order.
+ */
+export function decodeAppendOutcomes(
+  rows: readonly Row[],
+  batch: readonly { readonly expected: bigint; readonly events: readonly unknown[] }[],
+): AppendOutcome[] {
+  const numbers = decodeBigintArray(column(rows[0] ?? {}, 'result'));
+  let next = batch.length;
+  return batch.map(({ expected, events }, index) => {
+    const max = numbers[index] as bigint;
+    if (max !== expected) return { max, positions: undefined };
+    const positions = numbers.slice(next, (next += events.length));
+    if (positions.length !== events.length) {
+      throw new QueryFailedError('eventstore.append: the append function returned too few positions', undefined, undefined);
+    }
+    return { max, positions };
+  });
 }
 
 /** Decodes a PostgreSQL bigint[] text literal such as `{1,2,3}`. */

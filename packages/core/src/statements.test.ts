@@ -1,12 +1,14 @@
 import { describe, expect, it } from 'vitest';
+import { appendRequest } from './append-request.js';
 import { P } from './filter.js';
 import { buildEventFilter } from './filter-builder.js';
+import { filterKeys } from './lock-keys.js';
 import {
   appendStatement,
   cancelBackendStatement,
-  encodeFilter,
   migrationStepStatements,
   queryStatement,
+  textArray,
 } from './statements.js';
 import { buildStorableEvent } from './storable-event.js';
 import { parseTableName } from './table-name.js';
@@ -23,56 +25,77 @@ const filter = buildEventFilter()
   .andOccurredUntil(new Date('2024-12-31T00:00:00Z'))
   .finalize();
 const event = buildStorableEvent({ type: hostile, occurredAt: new Date(0), payload: { [hostile]: hostile } });
+const append = appendStatement(names, [appendRequest(filter, 7n, [event])]);
+const eventual = queryStatement(names, filter, false);
+const strong = queryStatement(names, filter, true);
+
+/** The SQL a statement runs: its text, and the SQL it hands to a server function as a parameter. */
+const sqlOf = (statement: { text: string; values: readonly (string | null)[] }) =>
+  statement === strong
+    ? [statement.text, statement.values[1] as string]
+    : statement === append
+      ? [statement.text, statement.values[3] as string]
+      : [statement.text];
 
 describe('statements', () => {
   it('never put a value into SQL text: every value is a bind parameter', () => {
-    for (const statement of [
-      queryStatement(names, filter, true),
-      appendStatement(names, filter, 7n, [event]),
-    ]) {
-      expect(statement.text).not.toContain('DROP');
-      expect(statement.text).toMatch(/\$1::text::jsonb/);
+    for (const statement of [eventual, strong, append]) {
+      for (const sql of sqlOf(statement)) expect(sql).not.toContain('DROP');
       expect(statement.values.join('')).toContain('DROP TABLE');
     }
   });
 
   it('cast every typed parameter through text, so drivers that serialise by parameter type send it unchanged', () => {
-    for (const statement of [
-      queryStatement(names, filter, true),
-      appendStatement(names, filter, 7n, [event]),
-      cancelBackendStatement('42'),
-    ]) {
+    for (const statement of [eventual, strong, append, cancelBackendStatement('42')]) {
       const casts = [...statement.text.matchAll(/\$\d+::(\w+)/g)].map((match) => match[1]);
       expect(casts.length).toBeGreaterThan(0);
       expect(casts.every((type) => type === 'text')).toBe(true);
     }
+    // Inside the SQL a function runs, values are elements of one text array.
+    for (const sql of [strong.values[1], append.values[3]] as string[]) {
+      expect(sql).toMatch(/\$1\[\d+\]::text/);
+      expect(sql).not.toMatch(/\$1\[\d+\](?!::text)/);
+    }
   });
 
-  it('encode the filter as JSON items, predicates as containment objects, bounds as ISO text', () => {
-    expect(JSON.parse(encodeFilter(filter))).toEqual({
-      items: [
-        {
-          types: ['B', hostile].sort(),
-          predicates: expect.arrayContaining([{ n: 1 }, { [hostile]: hostile }]),
-          all: true,
-        },
-        { types: [], predicates: [{ k: { nested: hostile } }], all: false },
-      ],
-      from: '2024-01-01T00:00:00.000Z',
-      until: '2024-12-31T00:00:00.000Z',
+  it('read eventually with one plain SELECT, and strongly through the read function with the filter keys', () => {
+    expect(eventual.text).toMatch(/^SELECT .* FROM "app"."events" WHERE /s);
+    expect(eventual.text).not.toContain('events_read');
+    expect(strong.text).toContain('"app"."events_read"($1::text::text[], $2::text, $3::text::text[])');
+    expect(strong.values[0]).toBe(textArray(filterKeys(filter)));
+    expect(strong.values[1]).toContain('"app"."events".sequence_number <= $2');
+  });
+
+  it('order by the position column, not by its text alias (text order puts 10 before 9)', () => {
+    for (const sql of [eventual.text, strong.values[1] as string]) {
+      expect(sql).toMatch(/ORDER BY "app"\."events"\.sequence_number$/);
+    }
+  });
+
+  it('append a batch: union of lock keys, one guard per append, expected maxima and events in order', () => {
+    const other = buildEventFilter().matching().allPredicatesOf(P('BookID', 'b-2')).finalize();
+    const second = buildStorableEvent({ type: 'T', occurredAt: new Date(0), payload: { BookID: 'b-2' } });
+    const batch = appendStatement(names, [
+      appendRequest(filter, 7n, [event]),
+      appendRequest(other, 0n, [second, second]),
+    ]);
+    expect(batch.text).toContain('"app"."events_append"(');
+    expect(batch.values[2]).toBe('false');
+    expect((batch.values[3] as string).match(/coalesce\(greatest\(/g)).toHaveLength(2);
+    expect(batch.values[5]).toBe('{7,0}');
+    const events = JSON.parse(batch.values[6] as string);
+    expect(events.map((appended: unknown[]) => appended.length)).toEqual([1, 2]);
+    expect(events[1][0]).toEqual({
+      type: 'T',
+      occurredAt: '1970-01-01T00:00:00.000Z',
+      payload: { BookID: 'b-2' },
+      metadata: {},
     });
-    const bySequence = buildEventFilter().withSequenceNumberHigherThan(9007199254740993n).finalize();
-    expect(JSON.parse(encodeFilter(bySequence))).toEqual({ items: [], after: '9007199254740993' });
   });
 
-  it('ask for the read barrier only when told to (strong reads)', () => {
-    expect(queryStatement(names, filter, false).values[1]).toBe('false');
-    expect(queryStatement(names, filter, true).values[1]).toBe('true');
-  });
-
-  it('call the table functions through quoted, qualified names', () => {
-    expect(queryStatement(names, filter, true).text).toContain('"app"."events_query"(');
-    expect(appendStatement(names, filter, 0n, [event]).text).toContain('"app"."events_append"(');
+  it('quote text array elements, escaping quotes and backslashes', () => {
+    expect(textArray([])).toBe('{}');
+    expect(textArray(['a', 'b"c', 'd\\e', '{,}'])).toBe('{"a","b\\"c","d\\\\e","{,}"}');
   });
 
   it('create the payload index without the GIN pending list (fastupdate = off)', () => {

@@ -1,7 +1,9 @@
+import type { AppendRequest } from './append-request.js';
 import type { Statement } from './driver.js';
 import type { EventFilter } from './filter.js';
-import { MIGRATIONS, migrationsTable } from './schema.js';
-import type { StorableEvent } from './storable-event.js';
+import { guardExpression, Params, readCondition } from './filter-sql.js';
+import { filterKeys } from './lock-keys.js';
+import { MIGRATIONS, migrationsTable } from './migrations/index.js';
 import type { TableNames } from './table-name.js';
 
 /**
@@ -12,59 +14,83 @@ import type { TableNames } from './table-name.js';
  * sends the string unchanged instead of encoding it again as JSON or reading `'true'` as false.
  */
 
-const EVENT_COLUMNS = `sequence_number::text AS sequence_number, event_type,
+const eventColumns = (table: string) => `${table}.sequence_number::text AS sequence_number, event_type,
   floor(extract(epoch FROM occurred_at) * 1000)::bigint::text AS occurred_at_ms,
   payload::text AS payload, metadata::text AS metadata`;
 
-/** The JSON shape the SQL `<table>_where` function reads; values stay JSON, never SQL text. */
-export function encodeFilter(filter: EventFilter): string {
-  return JSON.stringify({
-    items: filter.items.map((item) => ({
-      types: item.eventTypes,
-      predicates: item.predicates.map(({ key, value }) => ({ [key]: value })),
-      all: item.allPredicatesMustMatch,
-    })),
-    ...(filter.occurredFrom && { from: filter.occurredFrom.toISOString() }),
-    ...(filter.occurredUntil && { until: filter.occurredUntil.toISOString() }),
-    ...(filter.sequenceNumberHigherThan !== undefined && {
-      after: filter.sequenceNumberHigherThan.toString(),
-    }),
-  });
-}
-
-/** Reads the events matching `filter`; `barrier` (strong reads) first waits for in-flight appends that could match. */
+/**
+ * Reads the events matching `filter` in position order. Eventual: one plain SELECT, no lock. Strong
+ * (`barrier`): the table's read function takes the filter's barrier and reads up to the largest
+ * position committed behind it (see migrations/v2.ts).
+ */
 export function queryStatement(names: TableNames, filter: EventFilter, barrier: boolean): Statement {
+  const { table } = names;
+  const select = (condition: string) =>
+    `SELECT ${eventColumns(table)} FROM ${table} WHERE ${condition} ORDER BY ${table}.sequence_number`;
+  if (!barrier) {
+    const params = new Params((position) => `$${position}`);
+    const text = select(readCondition(filter, params));
+    return { name: 'es.query', text, values: params.values };
+  }
+  const params = new Params((position) => `$1[${position}]`);
+  const query = select(`${readCondition(filter, params)} AND ${table}.sequence_number <= $2`);
   return {
-    name: 'es.query',
-    text: `SELECT ${EVENT_COLUMNS} FROM ${names.derived('_query')}($1::text::jsonb, $2::text::boolean)`,
-    values: [encodeFilter(filter), String(barrier)],
+    name: 'es.query.strong',
+    reusablePlan: true,
+    text: `SELECT sequence_number, event_type, occurred_at_ms, payload, metadata
+FROM ${names.derived('_read')}($1::text::text[], $2::text, $3::text::text[])`,
+    values: [textArray(filterKeys(filter)), query, textArray(params.values)],
   };
 }
 
-/** The guarded append: one call, one round trip. */
-export function appendStatement(
-  names: TableNames,
-  filter: EventFilter,
-  expectedMaxSequenceNumber: bigint,
-  events: readonly StorableEvent[],
-): Statement {
+/**
+ * A batch of guarded appends in one call (see `fitsBatch` for which appends may share one). The result
+ * is one bigint[] as text: each append's max, then the positions of the appends whose max was the
+ * expected one, in batch order.
+ */
+export function appendStatement(names: TableNames, batch: readonly AppendRequest[]): Statement {
+  const exclusive = new Set<string>();
+  const shared = new Set<string>();
+  for (const request of batch) {
+    for (const key of request.exclusiveKeys) exclusive.add(key);
+    for (const key of request.sharedKeys) shared.add(key);
+  }
+  const params = new Params((position) => `$1[${position}]`);
+  const guards = batch.map((request) => guardExpression(request.filter, names.table, params));
+  const events = batch.map((request) =>
+    request.events.map((event) => ({
+      type: event.type,
+      occurredAt: event.occurredAt.toISOString(),
+      payload: event.payload,
+      metadata: event.metadata,
+    })),
+  );
   return {
     name: 'es.append',
-    text: `SELECT max_sequence_number::text AS max_sequence_number, sequence_numbers::text AS sequence_numbers
-FROM ${names.derived('_append')}($1::text::jsonb, $2::text::bigint, $3::text::jsonb)`,
+    reusablePlan: true,
+    text: `SELECT ${names.derived('_append')}($1::text::text[], $2::text::text[], $3::text::boolean, $4::text, $5::text::text[], $6::text::bigint[], $7::text::jsonb)::text AS result`,
     values: [
-      encodeFilter(filter),
-      expectedMaxSequenceNumber.toString(),
-      JSON.stringify(
-        events.map((event) => ({
-          type: event.type,
-          occurredAt: event.occurredAt.toISOString(),
-          payload: event.payload,
-          metadata: event.metadata,
-        })),
-      ),
+      textArray([...exclusive]),
+      textArray([...shared]),
+      String(batch.some((request) => request.escalate)),
+      `SELECT ARRAY[${guards.join(', ')}]::bigint[]`,
+      textArray(params.values),
+      `{${batch.map((request) => request.expected.toString()).join(',')}}`,
+      JSON.stringify(events),
     ],
   };
+}
+
+/** The first statement of the explicit transaction a call runs in when the session is not READ COMMITTED. */
+export const READ_COMMITTED_STATEMENT: Statement = Object.freeze({
+  name: 'es.read_committed',
+  text: 'SET TRANSACTION ISOLATION LEVEL READ COMMITTED',
+  values: [],
+});
+
+/** A PostgreSQL text[] literal: every element quoted, `"` and `\` escaped. */
+export function textArray(values: readonly string[]): string {
+  return `{${values.map((value) => `"${value.replace(/["\\]/g, '\\$&')}"`).join(',')}}`;
 }
 
 /** Serialises concurrent `migrate()` calls within a schema (transaction-scoped), bookkeeping table included. */

@@ -42,11 +42,11 @@ const connectionClosed = () =>
   Object.assign(new Error('write CONNECTION_CLOSED'), { code: 'CONNECTION_CLOSED' });
 
 describe('postgresJsDriver', () => {
-  it('sends every value as text (OID 25) through unsafe, prepared unless the Sql says otherwise', async () => {
+  it('sends every value as text (OID 25) through unsafe, prepared only when the plan may be reused', async () => {
     const { sql, calls } = fakeSql();
-    const { rows } = await postgresJsDriver(sql).query(
-      statement('SELECT $1::jsonb, $2::boolean', '"x"', null),
-    );
+    const driver = postgresJsDriver(sql);
+    const { rows } = await driver.query(statement('SELECT $1::jsonb, $2::boolean', '"x"', null));
+    await driver.query({ ...statement('SELECT f($1)', 'y'), reusablePlan: true });
     expect(rows).toEqual([{ ok: 't' }]);
     expect(calls).toEqual([
       {
@@ -56,8 +56,9 @@ describe('postgresJsDriver', () => {
           { value: '"x"', type: 25 },
           { value: null, type: 25 },
         ],
-        prepare: true,
+        prepare: false,
       },
+      { on: 'pool', text: 'SELECT f($1)', parameters: [{ value: 'y', type: 25 }], prepare: true },
     ]);
   });
 

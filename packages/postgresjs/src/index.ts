@@ -38,12 +38,12 @@ export interface PostgresJsLike<P = unknown> extends PostgresJsQueryable<P> {
 /**
  * Sends every value typed as `text` (OID 25), cast in core's SQL: left untyped, postgres.js would
  * serialize it by the type the server infers (a string for `$1::jsonb` JSON-encoded again, `'true'` for
- * `::boolean` sent as false). `unsafe` alone never prepares; `prepare: true` prepares unless the Sql has
- * `prepare: false`.
+ * `::boolean` sent as false). Only statements whose plan may be reused are prepared (and only when the
+ * Sql does not have `prepare: false`): a prepared plain read would get a generic plan after 5 runs.
  */
-function run<P>(on: PostgresJsQueryable<P>, { text, values }: Statement) {
+function run<P>(on: PostgresJsQueryable<P>, { text, values, reusablePlan }: Statement) {
   const parameters = values.map((value) => on.typed(value, 25));
-  return on.unsafe(text, parameters, { prepare: true });
+  return on.unsafe(text, parameters, { prepare: reusablePlan === true });
 }
 
 type Cancellable = PostgresJsQueryLike & { canceller?: (query: unknown) => Promise<void> };

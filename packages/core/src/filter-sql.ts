@@ -1,0 +1,114 @@
+import type { EventFilter, FilterItem, JsonValue } from './filter.js';
+
+/**
+ * A filter as SQL text. The text never holds a value: every value becomes a parameter through `Params`,
+ * so the same builders serve a plain statement (`$3`) and a statement a server function runs with
+ * `EXECUTE ... USING` one text array (`$1[3]`). Both are planned with their values (an unnamed
+ * statement, or a one-shot `EXECUTE` plan): never a generic plan.
+ */
+
+/** Collects a statement's parameter values (always text) and hands out their placeholders. */
+export class Params {
+  readonly values: string[] = [];
+  readonly #placeholder: (position: number) => string;
+
+  /** `placeholder(n)` is the SQL for the n-th value (1-based), e.g. `$n` or `$1[n]`. */
+  constructor(placeholder: (position: number) => string) {
+    this.#placeholder = placeholder;
+  }
+
+  /** The placeholder of a new parameter holding `value`, as text. */
+  text(value: string): string {
+    this.values.push(value);
+    return `${this.#placeholder(this.values.length)}::text`;
+  }
+
+  /** The placeholder of a new parameter holding `value` as JSON, cast to jsonb. */
+  jsonb(value: JsonValue): string {
+    return `${this.text(JSON.stringify(value))}::jsonb`;
+  }
+}
+
+/** The WHERE condition of a read: the filter's items ORed, and its bounds. */
+export function readCondition(filter: EventFilter, params: Params): string {
+  const items = filter.items.map((item) => `(${itemCondition(item, params)})`);
+  const conditions = items.length > 0 ? [items.length === 1 ? items[0] : `(${items.join(' OR ')})`] : [];
+  conditions.push(...boundConditions(filter, params));
+  return conditions.length > 0 ? conditions.join(' AND ') : 'true';
+}
+
+/**
+ * The guard: an expression of the largest position matching `filter`, 0 when none does. One max per
+ * branch, so each is read the cheapest safe way:
+ * - an item of event types only: one max per type, from the end of the `(event_type, sequence_number)`
+ *   index;
+ * - an item with predicates: fenced (`OFFSET 0`), so the planner cannot turn its max into a backward
+ *   walk of the primary key that filters every row (with a default row estimate it does, and the walk
+ *   reads the whole table when the boundary's events are old); it reads only its matching rows,
+ *   through the payload index;
+ * - no items: the max within the bounds.
+ */
+export function guardExpression(filter: EventFilter, table: string, params: Params): string {
+  const bounds = boundConditions(filter, params);
+  const where = (conditions: string[]) => (conditions.length > 0 ? ` WHERE ${conditions.join(' AND ')}` : '');
+  const branches: string[] = [];
+  if (filter.items.length === 0) {
+    branches.push(`(SELECT max(sequence_number) FROM ${table}${where(bounds)})`);
+  }
+  for (const item of filter.items) {
+    if (item.predicates.length === 0) {
+      for (const type of item.eventTypes) {
+        const condition = `event_type = ${params.text(type)}`;
+        branches.push(`(SELECT max(sequence_number) FROM ${table}${where([condition, ...bounds])})`);
+      }
+    } else {
+      const matching = `SELECT sequence_number FROM ${table}${where([itemCondition(item, params), ...bounds])} OFFSET 0`;
+      branches.push(`(SELECT max(sequence_number) FROM (${matching}) AS matching)`);
+    }
+  }
+  return `coalesce(greatest(${branches.join(', ')}), 0)`;
+}
+
+function itemCondition(item: FilterItem, params: Params): string {
+  const conditions: string[] = [];
+  if (item.eventTypes.length > 0) {
+    const types = item.eventTypes.map((type) => params.text(type));
+    conditions.push(types.length === 1 ? `event_type = ${types[0]}` : `event_type IN (${types.join(', ')})`);
+  }
+  if (item.predicates.length > 0) {
+    const containments = item.allPredicatesMustMatch
+      ? allOf(item).map((object) => `payload @> ${params.jsonb(object)}`)
+      : item.predicates.map(({ key, value }) => `payload @> ${params.jsonb({ [key]: value })}`);
+    const joined = containments.join(item.allPredicatesMustMatch ? ' AND ' : ' OR ');
+    conditions.push(containments.length === 1 ? joined : `(${joined})`);
+  }
+  return conditions.join(' AND ');
+}
+
+/**
+ * All-of predicates as few containment objects as possible: `payload @> {"a": 1, "b": 2}` holds exactly
+ * when both `{"a": 1}` and `{"b": 2}` are contained. Predicates on one key stay separate objects.
+ */
+function allOf(item: FilterItem): Record<string, JsonValue>[] {
+  const objects: Record<string, JsonValue>[] = [];
+  for (const { key, value } of item.predicates) {
+    let target = objects.find((object) => !Object.hasOwn(object, key));
+    if (!target) objects.push((target = {}));
+    target[key] = value;
+  }
+  return objects;
+}
+
+function boundConditions(filter: EventFilter, params: Params): string[] {
+  const conditions: string[] = [];
+  if (filter.occurredFrom) {
+    conditions.push(`occurred_at >= ${params.text(filter.occurredFrom.toISOString())}::timestamptz`);
+  }
+  if (filter.occurredUntil) {
+    conditions.push(`occurred_at <= ${params.text(filter.occurredUntil.toISOString())}::timestamptz`);
+  }
+  if (filter.sequenceNumberHigherThan !== undefined) {
+    conditions.push(`sequence_number > ${params.text(filter.sequenceNumberHigherThan.toString())}::bigint`);
+  }
+  return conditions;
+}
