@@ -16,15 +16,19 @@ import { cancellation } from './groups/cancellation.js';
 import { concurrency } from './groups/concurrency.js';
 import { constructors } from './groups/constructors.js';
 import { filterSanitising } from './groups/filter-sanitising.js';
+import { handMadeFilters } from './groups/hand-made-filters.js';
 import { injectionAndInvalidEvents } from './groups/injection-and-invalid-events.js';
+import { isolation } from './groups/isolation.js';
 import { jsonAndTime } from './groups/json-and-time.js';
 import { largeWrites } from './groups/large-writes.js';
 import { lateCommit } from './groups/late-commit.js';
 import { lateCommitPlainInserts } from './groups/late-commit-plain-inserts.js';
 import { predicateValues } from './groups/predicate-values.js';
 import { queryMatrix } from './groups/query-matrix.js';
+import { readBarrier } from './groups/read-barrier.js';
 import { replicaFailure } from './groups/replica-failure.js';
 import { routing } from './groups/routing.js';
+import { wideEvents } from './groups/wide-events.js';
 import { CONFORMANCE_GROUPS, type ConformanceGroup, type ConformanceOptions } from './options.js';
 import { ConformanceSuite, type RegisterTest, testRegistrar } from './suite-context.js';
 
@@ -48,6 +52,13 @@ const GROUPS: Record<ConformanceGroup, { title: string; parts: readonly GroupReg
   },
   'append-semantics': { title: 'append semantics (SPEC 3.5)', parts: [appendSemantics, largeWrites] },
   concurrency: { title: 'concurrency (SPEC 3.6)', parts: [concurrency, lateCommit, lateCommitPlainInserts] },
+  isolation: {
+    title: 'the guard under REPEATABLE READ and SERIALIZABLE session defaults (SPEC 3.6)',
+    parts: [isolation],
+  },
+  'hand-made-filters': { title: 'hand-made filters checked like built ones (SPEC 3.2)', parts: [handMadeFilters] },
+  'wide-events': { title: 'events with many payload fields (SPEC 3.6)', parts: [wideEvents] },
+  'read-barrier': { title: 'strong reads release their barrier before reading (SPEC 3.6)', parts: [readBarrier] },
   cancellation: { title: 'cancellation (SPEC 3.7)', parts: [cancellation] },
   'json-and-time': { title: 'JSON and time (SPEC 3.8)', parts: [jsonAndTime] },
   routing: { title: 'routing (SPEC 4)', parts: [routing] },

@@ -65,6 +65,20 @@ describe('the HTTP driver (fromNeonHttp)', () => {
     ]);
   });
 
+  it('refuses a call on a session that is not READ COMMITTED with InvalidConfigurationError that says what to set', async () => {
+    const sql: NeonHttpLike = {
+      query: async () => {
+        throw Object.assign(new Error('the event store needs READ COMMITTED'), { code: 'ES001' });
+      },
+    };
+    const error = await fromNeonHttp(sql)
+      .query(undefined, filter)
+      .catch((thrown: unknown) => thrown);
+    expect(isEventStoreError(error, 'INVALID_CONFIGURATION')).toBe(true);
+    expect((error as Error).message).toMatch(/default_transaction_isolation/);
+    expect((error as Error).message).toMatch(/read committed/);
+  });
+
   it('routes eventual reads to the replica function, and reports the driver as neon-http', async () => {
     const primary = recordingSql();
     const replica = recordingSql();

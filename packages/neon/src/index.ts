@@ -53,12 +53,14 @@ export interface NeonHttpLike {
   ): Promise<{ rows: Row[] }>;
 }
 
-/** Why `migrate()` cannot run over HTTP, and what to do instead. */
-const MIGRATE_OVER_HTTP =
-  "migrate() needs an interactive transaction, which Neon's HTTP query function cannot run: " +
-  'run migrate() once, at deploy, on a store built with fromNeonPool() on the same database';
+/** Why a call that needs an interactive transaction cannot run over HTTP, and what to do instead. */
+const NO_TRANSACTIONS_OVER_HTTP =
+  "Neon's HTTP query function cannot run interactive transactions. migrate() needs one: run it once, at " +
+  'deploy, on a store built with fromNeonPool() on the same database. Queries and appends need one only ' +
+  "when the role's or database's default_transaction_isolation is not 'read committed' (the guard " +
+  "needs READ COMMITTED): set it to 'read committed' for the role the store connects as";
 
-/** Wraps an HTTP query function as a core `Driver`; `transaction` (used only by `migrate()`) is refused. */
+/** Wraps an HTTP query function as a core `Driver`; `transaction` is refused (see NO_TRANSACTIONS_OVER_HTTP). */
 function neonHttpDriver(sql: NeonHttpLike): Driver {
   return {
     name: 'neon-http',
@@ -74,7 +76,7 @@ function neonHttpDriver(sql: NeonHttpLike): Driver {
       });
       return { rows };
     },
-    transaction: () => Promise.reject(new InvalidConfigurationError(MIGRATE_OVER_HTTP)),
+    transaction: () => Promise.reject(new InvalidConfigurationError(NO_TRANSACTIONS_OVER_HTTP)),
   };
 }
 

@@ -37,6 +37,10 @@ afterAll(async () => {
 runConformance<HttpHandle>({
   name: 'neon (HTTP query function, against a local stand-in)',
   skip: {
+    isolation:
+      "over HTTP the store cannot open the READ COMMITTED transaction it runs a call in when the session's " +
+      'default isolation is stricter: such calls are refused with InvalidConfigurationError, which says to ' +
+      'set the role to READ COMMITTED (src/index.test.ts checks the refusal)',
     cancellation:
       "over HTTP an abort closes the request and Neon's proxy cancels the statement only after that, so a " +
       'call cannot wait for the cancel: appends are therefore not aborted (they report what the database ' +

@@ -25,6 +25,16 @@ function attacksOn(table: string, canary: string): string[] {
   ];
 }
 
+/** A JSON value nested `depth` levels deep: `{"n": {"n": ... 1}}`. */
+export function nested(depth: number): Record<string, unknown> {
+  let value: Record<string, unknown> = { n: 1 };
+  for (let level = 1; level < depth; level++) value = { n: value };
+  return value;
+}
+
+/** The JSON text of `nested(depth)`, written without recursion (JSON.stringify would exhaust the stack). */
+const nestedText = (depth: number) => `${'{"n":'.repeat(depth)}1${'}'.repeat(depth)}`;
+
 /** Raw input for events that must be refused: each breaks one rule of a storable event. */
 const INVALID_EVENTS: readonly [problem: string, input: Record<string, unknown>][] = [
   ['an empty type', { type: '' }],
@@ -46,6 +56,14 @@ const INVALID_EVENTS: readonly [problem: string, input: Record<string, unknown>]
   ['a function in the payload', { payload: { copies: () => 1 } }],
   ['metadata that is not an object', { metadata: 'trace-1' }],
   ['a bigint in the metadata', { metadata: { trace: 1n } }],
+  ['a payload nested 10,000 deep', { payload: nested(10_000) }],
+  ['metadata nested 10,000 deep', { metadata: nested(10_000) }],
+  ['a payload as JSON text nested 10,000 deep', { payload: nestedText(10_000) }],
+  ['occurredAt in year 10000', { occurredAt: new Date(Date.UTC(10000, 0, 1)) }],
+  ['occurredAt in 1 BC (year 0)', { occurredAt: new Date('0000-06-01T00:00:00Z') }],
+  ['an event type of 3,000 bytes', { type: 'T'.repeat(3000) }],
+  ['a payload as JSON text with an integer beyond 2^53', { payload: '{"BookID": "b", "copies": 9007199254740993}' }],
+  ['a payload as JSON text with a number below the smallest double', { payload: '{"tiny": 1e-400}' }],
 ];
 
 const invalidInput = (override: Record<string, unknown>) => ({
@@ -140,6 +158,27 @@ export function injectionAndInvalidEvents<H>(suite: ConformanceSuite<H>, test: R
     }
     expect(await suite.raw.relationExists(table)).toBe(true);
     expect(await suite.raw.count(table)).toBe(9);
+  });
+
+  test('filters beyond the limits (deep values, huge types, too many predicates, bad dates) are refused with InvalidFilterError', async () => {
+    const { store, table } = await suite.newStore('single');
+    const match = () => buildEventFilter().matching();
+    const tooMany = Array.from({ length: 1000 }, (_, index) => P('BookID', `book-${index}`));
+    const attempts: [string, () => EventFilter][] = [
+      ['a predicate value nested 10,000 deep', () => match().allPredicatesOf(P('BookID', nested(10_000) as never)).finalize()],
+      ['1,000 predicates', () => match().anyPredicateOf(P('first', 1), ...tooMany).finalize()],
+      ['an event type of 3,000 bytes', () => match().anyEventTypeOf('T'.repeat(3000)).finalize()],
+      ['a time bound in year 10000', () => buildEventFilter().occurredFrom(new Date(Date.UTC(10000, 0, 1))).finalize()],
+    ];
+    for (const [what, build] of attempts) {
+      const error = await expectFailure(build, 'INVALID_FILTER');
+      expect(error.message, what).toMatch(/limit|range|bytes|years/);
+    }
+    // The same shapes written by hand reach the store and are refused there, before any statement.
+    const handMade = { items: [{ eventTypes: [], predicates: tooMany, allPredicatesMustMatch: false }] };
+    await expectFailure(() => store.query(undefined, handMade as EventFilter), 'INVALID_FILTER');
+    await expectFailure(() => store.append(undefined, handMade as EventFilter, 0n, bookEvent(LENT, { BookID: BOOK_1 })), 'INVALID_FILTER');
+    expect(await suite.raw.count(table)).toBe(0);
   });
 
   test('invalid events are refused by buildStorableEvent with InvalidEventError', async () => {

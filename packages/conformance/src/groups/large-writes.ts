@@ -51,4 +51,33 @@ export function largeWrites<H>(suite: ConformanceSuite<H>, test: RegisterTest): 
     ).rejects.toMatchObject({ code: 'CONCURRENCY_CONFLICT' });
     expect(await suite.raw.count(table)).toBe(25_000);
   });
+
+  test('three concurrent plain INSERT ... SELECT of 20,000 rows each, beside guarded appends and strong reads: no deadlock, every write lands', async () => {
+    const { store, table } = await suite.newStore('single');
+    const bulk = (batch: number) =>
+      suite.raw.query(
+        `INSERT INTO ${table} (event_type, occurred_at, payload)
+         SELECT 'BookCopyAddedToCirculation', now(), jsonb_build_object('BookID', 'bulk-' || (i % 50), 'Batch', ${batch}, 'Row', i)
+         FROM generate_series(1, 20000) AS i`,
+      );
+    // Commands on boundaries the bulk rows share (bulk-0 .. bulk-49) run while the imports do.
+    const commands = async (book: string) => {
+      const boundary = buildEventFilter().matching().allPredicatesOf(P('BookID', book)).finalize();
+      for (let attempt = 0; attempt < 20; attempt++) {
+        const { maxSequenceNumber } = await store.query(withStrongConsistency(), boundary);
+        const event = buildStorableEvent({ type: 'BookCopyLentToReader', occurredAt: new Date(), payload: { BookID: book } });
+        await store.append(withStrongConsistency(), boundary, maxSequenceNumber, event).catch((error: unknown) => {
+          if ((error as { code?: string }).code !== 'CONCURRENCY_CONFLICT') throw error;
+        });
+      }
+    };
+    const outcomes = await Promise.allSettled([bulk(1), bulk(2), bulk(3), commands('bulk-7'), commands('bulk-8')]);
+    const failures = outcomes.flatMap((outcome) => (outcome.status === 'rejected' ? [String(outcome.reason)] : []));
+    expect(failures, 'no deadlock, no other failure').toEqual([]);
+    const [counts] = await suite.raw.query<{ bulk: string; appended: string }>(
+      `SELECT count(*) FILTER (WHERE payload ? 'Batch')::text AS bulk, count(*) FILTER (WHERE NOT payload ? 'Batch')::text AS appended FROM ${table}`,
+    );
+    expect(counts?.bulk).toBe('60000');
+    expect(Number(counts?.appended)).toBeGreaterThan(0);
+  }, 120_000);
 }

@@ -30,7 +30,8 @@ export function schemaStateStatement(names: TableNames): Statement {
   'triggers', (SELECT coalesce(json_agg(json_build_object('name', t.tgname, 'function', p.proname, 'type', t.tgtype,
       'enabled', t.tgenabled)), '[]')
     FROM pg_trigger AS t JOIN pg_proc AS p ON p.oid = t.tgfoid WHERE t.tgrelid = ${target} AND NOT t.tgisinternal),
-  'sequence', (SELECT json_build_object('increment', s.seqincrement, 'cache', s.seqcache) FROM pg_sequence AS s
+  'sequence', (SELECT json_build_object('increment', s.seqincrement, 'cache', s.seqcache,
+      'named', s.seqrelid = to_regclass($3::text)) FROM pg_sequence AS s
     WHERE s.seqrelid = pg_get_serial_sequence($1::text, 'sequence_number')::regclass)
 )::text AS state`,
     values: [
@@ -38,6 +39,7 @@ export function schemaStateStatement(names: TableNames): Statement {
       `{${expectedFunctions(names)
         .map((fn) => identifier(`${names.bare}${fn.suffix}`))
         .join(',')}}`,
+      names.derived('_position_seq'),
     ],
   };
 }
@@ -47,7 +49,7 @@ interface InstalledState {
   indexes: { name: string; definition: string; options: string[] | null; valid: boolean }[];
   functions: { name: string; args: string; body: string; settings: string[] | null }[];
   triggers: { name: string; function: string; type: number; enabled: string }[];
-  sequence: { increment: number; cache: number } | null;
+  sequence: { increment: number; cache: number; named: boolean } | null;
 }
 
 const COLUMNS: readonly [name: string, type: string, hasDefault: RegExp | null][] = [
@@ -109,7 +111,9 @@ export function schemaProblems(names: TableNames, stateJson: string): string[] {
   ) {
     problems.push(`trigger ${names.bare}_lock_inserted is not an enabled BEFORE INSERT row trigger`);
   }
-  if (state.sequence?.increment !== 1 || state.sequence.cache !== 1) {
+  if (!state.sequence?.named) {
+    problems.push(`the sequence of sequence_number is not ${names.bare}_position_seq`);
+  } else if (state.sequence.increment !== 1 || state.sequence.cache !== 1) {
     problems.push('the sequence of sequence_number must have INCREMENT 1 and CACHE 1 (positions in draw order)');
   }
   return problems;

@@ -15,10 +15,11 @@ import { createFunction, type SqlFunction } from './sql-function.js';
  * Keys are taken in one pass, in ascending hash order, the escalation key after them; a lock taken later
  * in a transaction is either that last key or a try-lock that never waits. So no cycle of waits can form.
  *
- * A strong read takes its barrier inside a block whose rollback releases it, notes the largest committed
- * position, and reads the matching events up to it with a fresh snapshot: every matching event at or
- * below that position is committed (its writer held a key the barrier waited for), so the read is a
- * consistent prefix, and writers of the boundary wait only for the barrier, not for the read.
+ * A strong read takes its barrier inside a block whose rollback releases it, notes the last position
+ * drawn, and reads the matching events up to it with a fresh snapshot: every matching event at or below
+ * that position is committed (its writer held a key the barrier waited for), so the read is a consistent
+ * prefix, and writers of the boundary wait only for the barrier, not for the read. Positions must be
+ * drawn in order: the sequence keeps CACHE 1 (checked by `migrate()`).
  *
  * The session must run READ COMMITTED, where each statement of a function takes a fresh snapshot after
  * the locks. Under REPEATABLE READ or SERIALIZABLE the snapshot is taken before them, so the functions
@@ -54,6 +55,7 @@ const STEP1_FUNCTIONS = [
 export function step2Statements(names: TableNames): string[] {
   const { table, bare, derived, configured } = names;
   return [
+    renameSequence(names),
     `DROP TRIGGER IF EXISTS "${bare}_lock_inserted" ON ${table}`,
     dropFunctions(names, STEP1_FUNCTIONS),
     ...step2Functions(names).map((fn) => createFunction(names, fn)),
@@ -66,6 +68,22 @@ export function step2Statements(names: TableNames): string[] {
 /** The functions step 2 defines, as `migrate()` expects to find them. */
 export function step2Functions(names: TableNames): SqlFunction[] {
   return [eventKeysFunction(), appendFunction(names), readFunction(names), insertTriggerFunction(names)];
+}
+
+/**
+ * The positions' sequence gets a name the functions can use (`<table>_position_seq`; the one PostgreSQL
+ * chose for the bigserial is cut short for long table names).
+ */
+function renameSequence({ table, bare }: TableNames): string {
+  return `DO $do$
+DECLARE
+  sequence regclass := pg_get_serial_sequence('${table}', 'sequence_number')::regclass;
+BEGIN
+  IF (SELECT relname FROM pg_class WHERE oid = sequence) <> '${bare}_position_seq' THEN
+    EXECUTE format('ALTER SEQUENCE %s RENAME TO %I', sequence, '${bare}_position_seq');
+  END IF;
+END
+$do$`;
 }
 
 /** Drops every overload of the named functions in the table's schema. */
@@ -172,10 +190,11 @@ END
 
 /**
  * `<table>_read(exclusive_keys, query, params)`: a strong read. The barrier (the filter's keys exclusive,
- * then the escalation key shared) is taken in a block that is rolled back, which releases it; the largest
- * committed position it saw bounds the read, which `query` (built by core) runs as `$2`.
+ * then the escalation key shared) is taken in a block that is rolled back, which releases it. Behind the
+ * barrier no writer of a matching event holds a position, so every matching event up to the last position
+ * drawn so far is committed: that position bounds the read, which `query` (built by core) runs as `$2`.
  */
-function readFunction({ table, configured }: TableNames): SqlFunction {
+function readFunction({ derived, configured }: TableNames): SqlFunction {
   return {
     suffix: '_read',
     args: 'exclusive_keys text[], query text, params text[]',
@@ -190,12 +209,12 @@ BEGIN
   ${readCommittedCheck}
   BEGIN
     ${lockStatement(configured, 'exclusive_keys', "'{}'::text[]", 'false')}
-    SELECT max(stored.sequence_number) INTO bound FROM ${table} AS stored;
+    SELECT CASE WHEN drawn.is_called THEN drawn.last_value ELSE 0 END INTO bound FROM ${derived('_position_seq')} AS drawn;
     RAISE SQLSTATE 'ES000';
   EXCEPTION WHEN SQLSTATE 'ES000' THEN
     NULL; -- the rollback of this block released the barrier; bound keeps its value
   END;
-  RETURN QUERY EXECUTE query USING params, coalesce(bound, 0);
+  RETURN QUERY EXECUTE query USING params, bound;
 END
 `,
   };
@@ -208,7 +227,7 @@ END
  * decision, and takes the escalation key exclusive instead when a key is held or the transaction has
  * locked RAW_ESCALATE_AFTER keys; from then on its rows lock nothing.
  */
-function insertTriggerFunction({ table, derived, configured }: TableNames): SqlFunction {
+function insertTriggerFunction({ derived, configured }: TableNames): SqlFunction {
   const counter = `es.raw_locks_${hex(configured)}`;
   const ids = `SELECT DISTINCT hashtextextended('${configured}|' || key, 0) AS id FROM unnest(keys) AS key ORDER BY 1`;
   return {
@@ -236,7 +255,7 @@ BEGIN
     END IF;
     PERFORM set_config('${counter}', locked::text, true);
   END IF;
-  NEW.sequence_number := nextval(pg_get_serial_sequence('${table}', 'sequence_number'));
+  NEW.sequence_number := nextval('${derived('_position_seq')}'::regclass);
   RETURN NEW;
 END
 `,

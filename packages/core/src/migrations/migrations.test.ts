@@ -1,0 +1,100 @@
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { migrationStepStatements, migrationsTableStatements } from '../statements.js';
+import { parseTableName } from '../table-name.js';
+import { expectedFunctions, MIGRATIONS } from './index.js';
+import { schemaProblems } from './schema-check.js';
+
+const fixture = JSON.parse(
+  readFileSync(new URL('../../fixtures/step1-legacy.events.json', import.meta.url), 'utf8'),
+) as { text: string; values: string[] }[];
+
+describe('migrations', () => {
+  it('step 1 is frozen: it produces exactly what databases were created with (the recorded fixture)', () => {
+    const names = parseTableName('legacy.events');
+    const now = [...migrationsTableStatements(names), ...migrationStepStatements(names, 1)];
+    expect(now.map(({ text, values }) => ({ text, values }))).toEqual(fixture);
+  });
+
+  it('numbers the steps 1, 2, ... without gaps, and each step holds statements', () => {
+    expect(MIGRATIONS.map((step) => step.version)).toEqual(MIGRATIONS.map((_, index) => index + 1));
+    for (const step of MIGRATIONS) expect(step.statements(parseTableName('events')).length).toBeGreaterThan(0);
+  });
+
+  it('installs every function it expects with the exact body it will check', () => {
+    const names = parseTableName('app.events');
+    const ddl = migrationStepStatements(names, 2).map((statement) => statement.text);
+    for (const fn of expectedFunctions(names)) {
+      const created = ddl.find((text) => text.startsWith(`CREATE OR REPLACE FUNCTION "app"."events${fn.suffix}"(`));
+      expect(created, fn.suffix).toBeDefined();
+      expect(created).toContain(`AS $fn$${fn.body}$fn$`);
+    }
+  });
+
+  describe('schema check', () => {
+    const names = parseTableName('events');
+    const healthy = () => ({
+      columns: [
+        { name: 'sequence_number', type: 'bigint', notNull: true, default: "nextval('events_position_seq'::regclass)" },
+        { name: 'event_type', type: 'text', notNull: true, default: null },
+        { name: 'occurred_at', type: 'timestamp with time zone', notNull: true, default: null },
+        { name: 'payload', type: 'jsonb', notNull: true, default: null },
+        { name: 'metadata', type: 'jsonb', notNull: true, default: "'{}'::jsonb" },
+        { name: 'extra', type: 'text', notNull: false, default: null },
+      ],
+      indexes: [
+        ['events_pkey', 'btree (sequence_number)', null],
+        ['events_event_type_idx', 'btree (event_type, sequence_number)', null],
+        ['events_occurred_at_idx', 'btree (occurred_at)', null],
+        ['events_payload_idx', 'gin (payload jsonb_path_ops)', ['fastupdate=off']],
+      ].map(([name, using, options]) => ({
+        name,
+        definition: `CREATE INDEX ${name} ON public.events USING ${using}${options ? ` WITH (${options})` : ''}`,
+        options,
+        valid: true,
+      })),
+      functions: expectedFunctions(names).map((fn) => ({
+        name: `events${fn.suffix}`,
+        args: fn.args,
+        body: fn.body,
+        settings: fn.settings.length > 0 ? fn.settings : null,
+      })),
+      triggers: [{ name: 'events_lock_inserted', function: 'events_lock_inserted', type: 7, enabled: 'O' }],
+      sequence: { increment: 1, cache: 1, named: true },
+    });
+    const problems = (change: (state: ReturnType<typeof healthy>) => void) => {
+      const state = healthy();
+      change(state);
+      return schemaProblems(names, JSON.stringify(state));
+    };
+
+    it('accepts the schema the steps produce, with objects of its own beside it', () => {
+      expect(problems(() => {})).toEqual([]);
+    });
+
+    it('reports each difference by name', () => {
+      expect(problems((state) => state.functions[1] && (state.functions[1].body += ' '))).toEqual([
+        'function events_append differs from the one the migration steps install',
+      ]);
+      expect(problems((state) => state.functions.pop())).toEqual([
+        'function events_lock_inserted() is missing',
+      ]);
+      expect(problems((state) => state.indexes.pop())).toEqual(['index events_payload_idx is missing']);
+      expect(
+        problems((state) => {
+          const gin = state.indexes[3];
+          if (gin) gin.options = null;
+        }),
+      ).toEqual(['index events_payload_idx is not USING gin (payload jsonb_path_ops) WITH (fastupdate=off)']);
+      expect(
+        problems((state) => {
+          const gin = state.indexes[3];
+          if (gin) gin.definition = 'CREATE INDEX events_payload_idx ON public.events USING btree (payload)';
+        }),
+      ).toHaveLength(1);
+      expect(problems((state) => state.triggers[0] && (state.triggers[0].enabled = 'D'))).toHaveLength(1);
+      expect(problems((state) => (state.sequence.cache = 20))).toHaveLength(1);
+      expect(problems((state) => state.columns.splice(3, 1))).toEqual(['column payload is missing']);
+    });
+  });
+});
