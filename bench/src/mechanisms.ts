@@ -10,105 +10,138 @@ import {
   queryStatement,
   type Row,
   type Statement,
+  withEventualConsistency,
+  withStrongConsistency,
 } from '@es/core';
+import type { PostgresEventStore } from '@event-driven-io/emmett-postgresql';
 import type pg from 'pg';
 
-/** The outcome of one attempt: on success, the max it expected and the position it got. */
-export type Attempt = { ok: true; expected: bigint; position: bigint } | { ok: false };
+/**
+ * The ways of appending and reading that the benchmarks compare. An appender appends `count` events to
+ * one boundary (a book), guarded by the boundary's max the caller knows, and returns the boundary's new
+ * max; a reader reads one boundary and returns how many events it got. Every es variant goes through
+ * the public API or sends exactly the statements the store sends.
+ */
 
-/** One way of appending an event to a boundary, as measured by the benchmark. */
-export interface Mechanism {
+export const EVENT_TYPE = 'BookCopyLentToReader';
+
+export interface Appender {
   readonly name: string;
-  /**
-   * Appends one event to `boundary`, guarded by `knownMax` when the caller knows the boundary's max (it
-   * is the boundary's only writer), else by a max read first. Resolves what happened.
-   */
-  append(boundary: string, knownMax?: bigint): Promise<Attempt>;
+  append(book: string, known: bigint, count: number): Promise<bigint>;
 }
 
-const EVENT_TYPE = 'BookCopyLentToReader';
-
-export function boundaryFilter(boundary: string): EventFilter {
-  return buildEventFilter()
-    .matching()
-    .anyEventTypeOf(EVENT_TYPE)
-    .andAllPredicatesOf(P('BookID', boundary))
-    .finalize();
+export interface Reader {
+  readonly name: string;
+  read(book: string): Promise<number>;
 }
 
-function payload(boundary: string) {
-  return { BookID: boundary, ReaderID: `reader-${Math.floor(Math.random() * 1000)}` };
+/** The payload of an event on `book`: 3 fields, or `fields` in all for wide events. */
+export function payload(book: string, fields = 3): Record<string, string | number> {
+  const base: Record<string, string | number> = {
+    BookID: book,
+    ReaderID: `reader-${book.length % 97}`,
+    Copy: 1,
+  };
+  for (let index = 3; index < fields; index++) base[`attribute${index}`] = `${book}-value-${index}`;
+  return base;
 }
 
-/** The floor: one single-row INSERT, no guard, no read. */
-export function plainInsert(pool: pg.Pool, table: string): Mechanism {
+export const boundary = (book: string): EventFilter =>
+  buildEventFilter().matching().anyEventTypeOf(EVENT_TYPE).andAllPredicatesOf(P('BookID', book)).finalize();
+
+/** DDL of a table with the es columns and indexes, for the variants that use plain SQL. */
+export const plainTable = (table: string) => `CREATE TABLE ${table} (
+  sequence_number bigserial PRIMARY KEY, event_type text NOT NULL, occurred_at timestamptz NOT NULL,
+  payload jsonb NOT NULL, metadata jsonb NOT NULL DEFAULT '{}');
+CREATE INDEX ON ${table} (event_type, sequence_number);
+CREATE INDEX ON ${table} (occurred_at);
+CREATE INDEX ON ${table} USING gin (payload jsonb_path_ops) WITH (fastupdate = off)`;
+
+/** The floor: plain INSERTs in one statement, no guard, no read. */
+export function plainInsert(pool: pg.Pool, table: string, fields = 3): Appender {
   return {
     name: 'plain INSERT (floor, no guard)',
-    async append(boundary) {
+    async append(book, _known, count) {
       const { rows } = await pool.query(
-        `INSERT INTO ${table} (event_type, occurred_at, payload) VALUES ($1, now(), $2::jsonb) RETURNING sequence_number::text`,
-        [EVENT_TYPE, JSON.stringify(payload(boundary))],
+        `INSERT INTO ${table} (event_type, occurred_at, payload)
+         SELECT $1, now(), p FROM unnest($2::jsonb[]) AS p RETURNING sequence_number::text AS position`,
+        [EVENT_TYPE, Array.from({ length: count }, () => JSON.stringify(payload(book, fields)))],
       );
-      return { ok: true, expected: -1n, position: BigInt(rows[0].sequence_number) };
+      return BigInt(rows.at(-1)?.position ?? 0);
     },
   };
 }
 
 /**
- * The Go original's shape: read the boundary's max, then one INSERT ... SELECT whose CTE re-reads the
- * max and inserts only if it is unchanged. One round trip for the append, but it checks a snapshot
- * taken before any concurrent uncommitted append commits: it is not safe under concurrency.
+ * The Go original's guard: one INSERT ... SELECT whose CTE reads the boundary's max and inserts only if it
+ * is the expected one. One statement, but its snapshot predates concurrent commits: not safe.
  */
-export function singleStatementGuard(pool: pg.Pool, table: string): Mechanism {
-  const where = `event_type = $1 AND payload @> $2::jsonb`;
+export function goStyleGuard(pool: pg.Pool, table: string): Appender {
   return {
-    name: 'Go original: single-statement guard',
-    async append(boundary, knownMax) {
-      const key = JSON.stringify({ BookID: boundary });
-      const expected =
-        knownMax?.toString() ??
-        ((
-          await pool.query(
-            `SELECT coalesce(max(sequence_number), 0)::text AS max FROM ${table} WHERE ${where}`,
-            [EVENT_TYPE, key],
-          )
-        ).rows[0].max as string);
-      const inserted = await pool.query(
-        `WITH context AS (SELECT coalesce(max(sequence_number), 0) AS max FROM ${table} WHERE ${where})
+    name: 'Go-style single-statement guard (unsafe)',
+    async append(book, known, count) {
+      const { rows } = await pool.query(
+        `WITH context AS (
+           SELECT coalesce(max(sequence_number), 0) AS max FROM ${table} WHERE event_type = $1 AND payload @> $2::jsonb)
          INSERT INTO ${table} (event_type, occurred_at, payload)
-         SELECT $1, now(), $3::jsonb FROM context WHERE max = $4::bigint
-         RETURNING sequence_number::text`,
-        [EVENT_TYPE, key, JSON.stringify(payload(boundary)), expected],
+         SELECT $1, now(), p FROM context, unnest($3::jsonb[]) AS p WHERE context.max = $4::bigint
+         RETURNING sequence_number::text AS position`,
+        [
+          EVENT_TYPE,
+          JSON.stringify({ BookID: book }),
+          Array.from({ length: count }, () => JSON.stringify(payload(book))),
+          known.toString(),
+        ],
       );
-      const [row] = inserted.rows;
-      return row
-        ? { ok: true, expected: BigInt(expected), position: BigInt(row.sequence_number) }
-        : { ok: false };
+      if (!rows[0]) throw new Error('Go-style guard: conflict on a boundary with a single writer');
+      return BigInt(rows.at(-1)?.position);
     },
   };
 }
 
-/** The es store: a strong read (with its read barrier) and the guarded append, through an adapter. */
-export function esStore(store: EventStore, name: string): Mechanism {
+/** Emmett 0.42: a stream per boundary, guarded by the expected stream version. */
+export function emmett(store: PostgresEventStore, fields = 3): Appender & Reader {
   return {
-    name,
-    async append(boundary, knownMax) {
-      const filter = boundaryFilter(boundary);
-      const maxSequenceNumber = knownMax ?? (await store.query(undefined, filter)).maxSequenceNumber;
-      const event = buildStorableEvent({
-        type: EVENT_TYPE,
-        occurredAt: new Date(),
-        payload: payload(boundary),
-      });
-      try {
-        const { sequenceNumbers } = await store.append(undefined, filter, maxSequenceNumber, event);
-        return { ok: true, expected: maxSequenceNumber, position: sequenceNumbers[0] as bigint };
-      } catch (error) {
-        if ((error as { code?: string }).code === 'CONCURRENCY_CONFLICT') return { ok: false };
-        throw error;
-      }
+    name: 'Emmett 0.42',
+    async append(book, known, count) {
+      const events = Array.from({ length: count }, () => ({ type: EVENT_TYPE, data: payload(book, fields) }));
+      const result = await store.appendToStream(book, events, { expectedStreamVersion: known });
+      return result.nextExpectedStreamVersion;
+    },
+    async read(book) {
+      return (await store.readStream(book)).events.length;
     },
   };
+}
+
+/** The es store through an adapter, with its own name in the tables. */
+export function esStore(
+  store: EventStore,
+  name: string,
+  fields = 3,
+): Appender & { readonly store: EventStore } {
+  return {
+    name,
+    store,
+    async append(book, known, count) {
+      const events = Array.from({ length: count }, () =>
+        buildStorableEvent({ type: EVENT_TYPE, occurredAt: new Date(), payload: payload(book, fields) }),
+      );
+      const { sequenceNumbers } = await store.append(
+        withStrongConsistency(),
+        boundary(book),
+        known,
+        ...events,
+      );
+      return sequenceNumbers.at(-1) as bigint;
+    },
+  };
+}
+
+/** es reads through the store: strong (the primary, with the barrier) or eventual (the replica). */
+export function esReader(store: EventStore, consistency: 'strong' | 'eventual', name: string): Reader {
+  const ctx = consistency === 'strong' ? withStrongConsistency() : withEventualConsistency();
+  return { name, read: async (book) => (await store.query(ctx, boundary(book))).events.length };
 }
 
 /** Sends one statement through a driver directly, as a user of that driver would. */
@@ -120,29 +153,42 @@ export const pgSend =
   (statement) =>
     pool.query({ text: statement.text, values: [...statement.values] });
 
-/**
- * The same statements as the es store, sent by the raw driver: the store's own overhead (routing,
- * validation, decoding, hooks) is the difference to `esStore`.
- */
-export function rawSameSql(send: Send, tableName: string, name = 'raw pg, the same SQL as es'): Mechanism {
+/** The very append statement the store sends for one append (no batching), sent by a raw driver. */
+export function rawAppend(send: Send, tableName: string, name: string): Appender {
   const names = parseTableName(tableName);
   return {
     name,
-    async append(boundary, knownMax) {
-      const filter = boundaryFilter(boundary);
-      const read = async () => {
-        const { rows } = await send(queryStatement(names, filter, true));
-        return rows.length === 0 ? 0n : BigInt(rows[rows.length - 1]?.sequence_number as string);
-      };
-      const expected = knownMax ?? (await read());
-      const event = buildStorableEvent({
-        type: EVENT_TYPE,
-        occurredAt: new Date(),
-        payload: payload(boundary),
-      });
-      const result = await send(appendStatement(names, [appendRequest(filter, expected, [event])]));
-      const [, position] = (result.rows[0]?.result ?? '{}').slice(1, -1).split(',');
-      return position ? { ok: true, expected, position: BigInt(position) } : { ok: false };
+    async append(book, known, count) {
+      const events = Array.from({ length: count }, () =>
+        buildStorableEvent({ type: EVENT_TYPE, occurredAt: new Date(), payload: payload(book) }),
+      );
+      const { rows } = await send(appendStatement(names, [appendRequest(boundary(book), known, events)]));
+      const numbers = (rows[0]?.result ?? '{}').slice(1, -1).split(',');
+      if (numbers.length < 2) throw new Error(`${name}: conflict on a boundary with a single writer`);
+      return BigInt(numbers.at(-1) as string);
+    },
+  };
+}
+
+/** The statement the store sends for a read of `book`, sent by a raw driver. */
+export function rawRead(send: Send, tableName: string, barrier: boolean, name: string): Reader {
+  const names = parseTableName(tableName);
+  return {
+    name,
+    read: async (book) => (await send(queryStatement(names, boundary(book), barrier))).rows.length,
+  };
+}
+
+/** The SELECT a user would write for the boundary, through node-postgres (rows parsed by pg). */
+export function plainSelect(pool: pg.Pool, table: string, name: string): Reader {
+  return {
+    name,
+    async read(book) {
+      const { rows } = await pool.query(
+        `SELECT * FROM ${table} WHERE event_type = $1 AND payload @> $2::jsonb ORDER BY sequence_number`,
+        [EVENT_TYPE, JSON.stringify({ BookID: book })],
+      );
+      return rows.length;
     },
   };
 }

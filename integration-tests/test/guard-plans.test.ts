@@ -79,7 +79,9 @@ describe('the append guard on a prepared connection', () => {
       }
 
       const guards = plans.filter((plan) => plan.includes('Query Text: SELECT ARRAY[coalesce(greatest('));
-      const reads = plans.filter((plan) => plan.includes(`Query Text: SELECT "${table}".sequence_number::text`));
+      const reads = plans.filter((plan) =>
+        plan.includes(`Query Text: SELECT "${table}".sequence_number::text`),
+      );
       expect(guards).toHaveLength(12);
       expect(reads).toHaveLength(12);
       for (const plan of [...guards, ...reads]) {

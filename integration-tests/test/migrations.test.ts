@@ -44,42 +44,72 @@ describe('migrations', () => {
         await primary.query('SELECT * FROM legacy.events_append($1::jsonb, $2::bigint, $3::jsonb)', [
           legacyFilter(`old-${index}`),
           '0',
-          JSON.stringify([{ type: 'Lent', occurredAt: new Date().toISOString(), payload: { BookID: `old-${index}` }, metadata: {} }]),
+          JSON.stringify([
+            {
+              type: 'Lent',
+              occurredAt: new Date().toISOString(),
+              payload: { BookID: `old-${index}` },
+              metadata: {},
+            },
+          ]),
         ]);
       }
-      await primary.query(`INSERT INTO legacy.events (event_type, occurred_at, payload) VALUES ('Lent', now(), '{"BookID": "old-raw"}')`);
+      await primary.query(
+        `INSERT INTO legacy.events (event_type, occurred_at, payload) VALUES ('Lent', now(), '{"BookID": "old-raw"}')`,
+      );
       const before = (await primary.query('SELECT * FROM legacy.events ORDER BY sequence_number')).rows;
       expect(before).toHaveLength(6);
 
       const store = fromPgPool(primary, { tableName: 'legacy.events' });
       await store.migrate();
       await store.migrate(); // idempotent
-      const versions = await primary.query(`SELECT version FROM legacy.es_migrations WHERE table_name = 'legacy.events' ORDER BY version`);
+      const versions = await primary.query(
+        `SELECT version FROM legacy.es_migrations WHERE table_name = 'legacy.events' ORDER BY version`,
+      );
       expect(versions.rows.map((row) => row.version)).toEqual([1, 2]);
-      expect((await primary.query('SELECT * FROM legacy.events ORDER BY sequence_number')).rows).toEqual(before);
+      expect((await primary.query('SELECT * FROM legacy.events ORDER BY sequence_number')).rows).toEqual(
+        before,
+      );
       const old = await store.query(withStrongConsistency(), boundary('old-3'));
       expect(old.events.map((event) => event.payload)).toEqual([{ BookID: 'old-3' }]);
       // Step 1's functions are gone: an application still on the old release fails loudly, never half-guarded.
       await expect(
-        primary.query('SELECT * FROM legacy.events_append($1::jsonb, $2::bigint, $3::jsonb)', [legacyFilter('x'), '0', '[]']),
+        primary.query('SELECT * FROM legacy.events_append($1::jsonb, $2::bigint, $3::jsonb)', [
+          legacyFilter('x'),
+          '0',
+          '[]',
+        ]),
       ).rejects.toMatchObject({ code: '42883' });
 
       // 20 appends on one boundary with the same expected max: exactly one wins.
       const race = await Promise.allSettled(
         Array.from({ length: 20 }, (_, writer) =>
-          store.append(withStrongConsistency(), boundary('old-3'), old.maxSequenceNumber, lent('old-3', { writer })),
+          store.append(
+            withStrongConsistency(),
+            boundary('old-3'),
+            old.maxSequenceNumber,
+            lent('old-3', { writer }),
+          ),
         ),
       );
       expect(race.filter((outcome) => outcome.status === 'fulfilled')).toHaveLength(1);
       for (const outcome of race) {
-        if (outcome.status === 'rejected') expect(isEventStoreError(outcome.reason, 'CONCURRENCY_CONFLICT')).toBe(true);
+        if (outcome.status === 'rejected')
+          expect(isEventStoreError(outcome.reason, 'CONCURRENCY_CONFLICT')).toBe(true);
       }
       // Read-decide-append cycles on overlapping boundaries, with plain INSERTs beside them: the oracle holds.
       const successes = await cycles(store, primary);
       expect(successes.length).toBeGreaterThan(50);
-      const stored = (await primary.query('SELECT sequence_number::text AS s, event_type, occurred_at, payload FROM legacy.events ORDER BY sequence_number')).rows.map(
-        (row) => ({ sequenceNumber: BigInt(row.s), type: row.event_type, occurredAt: row.occurred_at, payload: row.payload }),
-      );
+      const stored = (
+        await primary.query(
+          'SELECT sequence_number::text AS s, event_type, occurred_at, payload FROM legacy.events ORDER BY sequence_number',
+        )
+      ).rows.map((row) => ({
+        sequenceNumber: BigInt(row.s),
+        type: row.event_type,
+        occurredAt: row.occurred_at,
+        payload: row.payload,
+      }));
       const violations = successes.filter(({ filter, expected, first }) => {
         const below = stored.filter((event) => event.sequenceNumber < first && matchesFilter(filter, event));
         return (below.at(-1)?.sequenceNumber ?? 0n) !== expected;
@@ -104,17 +134,24 @@ describe('migrations', () => {
       );
       const drift = await store.migrate().catch((error: unknown) => error);
       expect(isEventStoreError(drift, 'SCHEMA_DRIFT')).toBe(true);
-      expect((drift as { problems: string[] }).problems).toEqual([`function ${table}_append differs from the one the migration steps install`]);
+      expect((drift as { problems: string[] }).problems).toEqual([
+        `function ${table}_append differs from the one the migration steps install`,
+      ]);
       expect((await primary.query(`SELECT ${body} AS body`)).rows[0].body).not.toBe(original);
 
       // A step applied by a newer release.
-      await primary.query(`INSERT INTO es_migrations (table_name, version, description) VALUES ($1, 99, 'future')`, [table]);
+      await primary.query(
+        `INSERT INTO es_migrations (table_name, version, description) VALUES ($1, 99, 'future')`,
+        [table],
+      );
       const newer = await store.migrate().catch((error: unknown) => error);
       expect((newer as Error).message).toMatch(/step 99 was applied by a newer version/);
 
       // A relation that already has the payload index's name, on a new table: migrate() does not pretend.
       const other = freshTable('taken');
-      await primary.query(`CREATE TABLE "${other}_holder" (payload jsonb); CREATE INDEX "${other}_payload_idx" ON "${other}_holder" (payload)`);
+      await primary.query(
+        `CREATE TABLE "${other}_holder" (payload jsonb); CREATE INDEX "${other}_payload_idx" ON "${other}_holder" (payload)`,
+      );
       const taken = await fromPgPool(primary, { tableName: other })
         .migrate()
         .catch((error: unknown) => error);
@@ -142,15 +179,24 @@ async function cycles(store: ReturnType<typeof fromPgPool>, primary: ReturnType<
   const worker = async (id: number) => {
     while (attempts++ < 300) {
       const picked = books.filter((_, index) => (attempts * (id + 1) + index) % 3 !== 0);
-      const filter = buildEventFilter().matching().anyPredicateOf(...picked.map((book) => P('BookID', book)) as [ReturnType<typeof P>]).finalize();
+      const filter = buildEventFilter()
+        .matching()
+        .anyPredicateOf(...(picked.map((book) => P('BookID', book)) as [ReturnType<typeof P>]))
+        .finalize();
       if (attempts % 10 === 0) {
-        await primary.query(`INSERT INTO legacy.events (event_type, occurred_at, payload) VALUES ('Lent', now(), $1::jsonb)`, [
-          JSON.stringify({ BookID: picked[0], raw: true }),
-        ]);
+        await primary.query(
+          `INSERT INTO legacy.events (event_type, occurred_at, payload) VALUES ('Lent', now(), $1::jsonb)`,
+          [JSON.stringify({ BookID: picked[0], raw: true })],
+        );
       }
       const read = await store.query(withStrongConsistency(), filter);
       try {
-        const { sequenceNumbers } = await store.append(withStrongConsistency(), filter, read.maxSequenceNumber, lent(picked.at(-1) as string));
+        const { sequenceNumbers } = await store.append(
+          withStrongConsistency(),
+          filter,
+          read.maxSequenceNumber,
+          lent(picked.at(-1) as string),
+        );
         successes.push({ filter, expected: read.maxSequenceNumber, first: sequenceNumbers[0] as bigint });
       } catch (error) {
         if (!isEventStoreError(error, 'CONCURRENCY_CONFLICT')) throw error;

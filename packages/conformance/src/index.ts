@@ -56,9 +56,15 @@ const GROUPS: Record<ConformanceGroup, { title: string; parts: readonly GroupReg
     title: 'the guard under REPEATABLE READ and SERIALIZABLE session defaults (SPEC 3.6)',
     parts: [isolation],
   },
-  'hand-made-filters': { title: 'hand-made filters checked like built ones (SPEC 3.2)', parts: [handMadeFilters] },
+  'hand-made-filters': {
+    title: 'hand-made filters checked like built ones (SPEC 3.2)',
+    parts: [handMadeFilters],
+  },
   'wide-events': { title: 'events with many payload fields (SPEC 3.6)', parts: [wideEvents] },
-  'read-barrier': { title: 'strong reads release their barrier before reading (SPEC 3.6)', parts: [readBarrier] },
+  'read-barrier': {
+    title: 'strong reads release their barrier before reading (SPEC 3.6)',
+    parts: [readBarrier],
+  },
   cancellation: { title: 'cancellation (SPEC 3.7)', parts: [cancellation] },
   'json-and-time': { title: 'JSON and time (SPEC 3.8)', parts: [jsonAndTime] },
   routing: { title: 'routing (SPEC 4)', parts: [routing] },

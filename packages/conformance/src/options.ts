@@ -12,7 +12,9 @@ export interface ConformanceAdapter<H> {
    * Opens a driver handle (pool/client/db) connected to `url`. Set the connect timeout explicitly from
    * `connectTimeoutMs`: some tests point a handle at a server that accepts TCP and never answers. The
    * handle should allow at least 20 concurrent connections (the concurrency tests run 16 writers), and
-   * must survive its server going away (node-postgres: add an `'error'` listener to the pool).
+   * must survive its server going away (node-postgres: add an `'error'` listener to the pool). The URL may
+   * carry another user or database, or startup `options` (`?options=-c ...`): the `isolation` group
+   * connects with session defaults set that way, so the handle must pass them to the server.
    */
   connect(url: string, options?: { connectTimeoutMs?: number }): H | Promise<H>;
   /** Closes a handle opened by `connect`. */

@@ -137,15 +137,17 @@ export class AppendBatcher {
     clearTimeout(stuck);
     for (const pending of batch) this.#unlisten(pending);
     if (outcomes) {
-      batch.forEach((pending, index) => pending.resolve(outcomes[index] as AppendOutcome));
+      for (const [index, pending] of batch.entries()) pending.resolve(outcomes[index] as AppendOutcome);
     } else {
       // A lost connection may have lost the reply of a committed batch: never run such a batch again.
       const lost = isConnectionFailure(failure);
       const again = batch.filter((pending) => {
         if (pending.signal?.aborted) pending.reject(pending.signal.reason);
         else if (!lost && cancel?.signal.aborted) return true;
-        else if (!lost && batch.length > 1) return (pending.alone = true);
-        else pending.reject(failure);
+        else if (!lost && batch.length > 1) {
+          pending.alone = true;
+          return true;
+        } else pending.reject(failure);
         return false;
       });
       this.#enqueue(again, 'front');

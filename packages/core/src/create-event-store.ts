@@ -205,7 +205,7 @@ async function readCommitted(
 
 /** The limits of `StoreOptions.appendBatching`. */
 function batchingLimits(option: StoreOptions['appendBatching']): BatchingLimits {
-  const limits = { concurrency: 4, maxAppends: 64, maxKeys: 1024, stuckAfterMs: 10 };
+  const limits = { concurrency: 2, maxAppends: 64, maxKeys: 1024, stuckAfterMs: 10 };
   if (option === false) return { ...limits, concurrency: Number.POSITIVE_INFINITY, maxAppends: 1 };
   const positive = (value: number | undefined, fallback: number, name: string) => {
     if (value === undefined) return fallback;

@@ -60,7 +60,7 @@ export interface StoreOptions {
    */
   readonly replicaFallback?: 'none' | 'primary';
   /**
-   * How concurrent appends of this store share statements. While `concurrency` (default 4) batches are
+   * How concurrent appends of this store share statements. While `concurrency` (default 2) batches are
    * in flight, further appends wait and then go together, up to `maxAppends` (default 64) per statement,
    * each with its own guard: one round trip and one commit serve many appends. Appends whose boundaries
    * touch never share a batch; a batch waiting on a lock for more than a few milliseconds no longer

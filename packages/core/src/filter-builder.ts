@@ -269,7 +269,8 @@ function closeItem(items: Items, item: OpenItem): Items {
 }
 
 function makeFilter(items: Items, bounds: Bounds): EventFilter {
-  const count = (part: 'eventTypes' | 'predicates') => items.reduce((sum, item) => sum + item[part].length, 0);
+  const count = (part: 'eventTypes' | 'predicates') =>
+    items.reduce((sum, item) => sum + item[part].length, 0);
   const over = (
     [
       ['items', items.length],

@@ -21,7 +21,11 @@ export function checkFilter(filter: unknown): EventFilter {
   }
   let completed: CompletedFilterItemBuilder | undefined;
   for (const [index, item] of items.entries()) {
-    const { eventTypes: types, predicates, allPredicatesMustMatch: all } = (item ?? {}) as Record<string, unknown>;
+    const {
+      eventTypes: types,
+      predicates,
+      allPredicatesMustMatch: all,
+    } = (item ?? {}) as Record<string, unknown>;
     if (!Array.isArray(types) || !Array.isArray(predicates) || typeof all !== 'boolean') {
       throw new InvalidFilterError(
         `item #${index + 1} needs eventTypes and predicates arrays and a boolean allPredicatesMustMatch`,

@@ -42,10 +42,12 @@ export function readCondition(filter: EventFilter, params: Params): string {
  * branch, so each is read the cheapest safe way:
  * - an item of event types only: one max per type, from the end of the `(event_type, sequence_number)`
  *   index;
- * - an item with predicates: fenced (`OFFSET 0`), so the planner cannot turn its max into a backward
- *   walk of the primary key that filters every row (with a default row estimate it does, and the walk
- *   reads the whole table when the boundary's events are old); it reads only its matching rows,
- *   through the payload index;
+ * - an item with predicates: its payload containment is fenced (`OFFSET 0`), so the planner cannot turn
+ *   the max into a backward walk of the primary key that filters every row (with a default row estimate
+ *   it does, and the walk reads the whole table when the boundary's events are old), nor AND it with the
+ *   event type index (without statistics, on a fresh table, it does, and then reads every event of the
+ *   type); it reads only the rows of its payload values, through the payload index, and filters them by
+ *   type and bounds above the fence;
  * - no items: the max within the bounds.
  */
 export function guardExpression(filter: EventFilter, table: string, params: Params): string {
@@ -62,27 +64,32 @@ export function guardExpression(filter: EventFilter, table: string, params: Para
         branches.push(`(SELECT max(sequence_number) FROM ${table}${where([condition, ...bounds])})`);
       }
     } else {
-      const matching = `SELECT sequence_number FROM ${table}${where([itemCondition(item, params), ...bounds])} OFFSET 0`;
-      branches.push(`(SELECT max(sequence_number) FROM (${matching}) AS matching)`);
+      const matching = `SELECT sequence_number, event_type, occurred_at FROM ${table} WHERE ${payloadCondition(item, params)} OFFSET 0`;
+      const outside = [...typeCondition(item, params), ...bounds];
+      branches.push(`(SELECT max(sequence_number) FROM (${matching}) AS matching${where(outside)})`);
     }
   }
   return `coalesce(greatest(${branches.join(', ')}), 0)`;
 }
 
 function itemCondition(item: FilterItem, params: Params): string {
-  const conditions: string[] = [];
-  if (item.eventTypes.length > 0) {
-    const types = item.eventTypes.map((type) => params.text(type));
-    conditions.push(types.length === 1 ? `event_type = ${types[0]}` : `event_type IN (${types.join(', ')})`);
-  }
-  if (item.predicates.length > 0) {
-    const containments = item.allPredicatesMustMatch
-      ? allOf(item).map((object) => `payload @> ${params.jsonb(object)}`)
-      : item.predicates.map(({ key, value }) => `payload @> ${params.jsonb({ [key]: value })}`);
-    const joined = containments.join(item.allPredicatesMustMatch ? ' AND ' : ' OR ');
-    conditions.push(containments.length === 1 ? joined : `(${joined})`);
-  }
+  const conditions = typeCondition(item, params);
+  if (item.predicates.length > 0) conditions.push(payloadCondition(item, params));
   return conditions.join(' AND ');
+}
+
+function typeCondition(item: FilterItem, params: Params): string[] {
+  if (item.eventTypes.length === 0) return [];
+  const types = item.eventTypes.map((type) => params.text(type));
+  return [types.length === 1 ? `event_type = ${types[0]}` : `event_type IN (${types.join(', ')})`];
+}
+
+function payloadCondition(item: FilterItem, params: Params): string {
+  const containments = item.allPredicatesMustMatch
+    ? allOf(item).map((object) => `payload @> ${params.jsonb(object)}`)
+    : item.predicates.map(({ key, value }) => `payload @> ${params.jsonb({ [key]: value })}`);
+  const joined = containments.join(item.allPredicatesMustMatch ? ' AND ' : ' OR ');
+  return containments.length === 1 ? joined : `(${joined})`;
 }
 
 /**
@@ -92,9 +99,9 @@ function itemCondition(item: FilterItem, params: Params): string {
 function allOf(item: FilterItem): Record<string, JsonValue>[] {
   const objects: Record<string, JsonValue>[] = [];
   for (const { key, value } of item.predicates) {
-    let target = objects.find((object) => !Object.hasOwn(object, key));
-    if (!target) objects.push((target = {}));
-    target[key] = value;
+    const target = objects.find((object) => !Object.hasOwn(object, key));
+    if (target) target[key] = value;
+    else objects.push({ [key]: value });
   }
   return objects;
 }

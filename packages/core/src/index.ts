@@ -1,3 +1,4 @@
+export { type AppendRequest, appendRequest } from './append-request.js';
 export { acquireUnlessAborted, runCancellable } from './cancellation.js';
 export {
   type ConsistencyLevel,
@@ -25,15 +26,19 @@ export { type EventFilter, type FilterItem, type JsonValue, P, type Predicate } 
 export * from './filter-builder.js';
 export { jsonContains, matchesFilter } from './filter-match.js';
 export { canonicalJson, MAX_JSON_DEPTH } from './json-value.js';
-export { type RoutedOperation, routeOperation } from './routing.js';
-export { type AppendRequest, appendRequest } from './append-request.js';
 export { ESCALATE_AFTER, eventKeys, filterKeys } from './lock-keys.js';
-export { appendStatement, backendPidStatement, cancelBackendStatement, queryStatement } from './statements.js';
+export { type RoutedOperation, routeOperation } from './routing.js';
+export {
+  appendStatement,
+  backendPidStatement,
+  cancelBackendStatement,
+  queryStatement,
+} from './statements.js';
 export {
   buildStorableEvent,
+  type JsonObject,
   MAX_EVENT_TYPE_BYTES,
   OCCURRED_AT_RANGE,
-  type JsonObject,
   type StorableEvent,
   type StorableEventInput,
   type StoredEvent,

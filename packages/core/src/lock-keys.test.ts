@@ -21,12 +21,17 @@ const KEYS = ['BookID', 'ReaderID', 'Shelf'];
 function randomEvent(next: () => number): StorableEvent {
   const payload: Record<string, JsonValue> = {};
   for (const key of KEYS) if (next() < 0.7) payload[key] = VALUES[Math.floor(next() * VALUES.length)] ?? null;
-  return buildStorableEvent({ type: TYPES[Math.floor(next() * TYPES.length)] as string, occurredAt: new Date(0), payload });
+  return buildStorableEvent({
+    type: TYPES[Math.floor(next() * TYPES.length)] as string,
+    occurredAt: new Date(0),
+    payload,
+  });
 }
 
 function randomFilter(next: () => number): EventFilter {
   if (next() < 0.05) return buildEventFilter().matchingAnyEvent();
-  const pick = () => P(KEYS[Math.floor(next() * KEYS.length)] as string, VALUES[Math.floor(next() * VALUES.length)] ?? null);
+  const pick = () =>
+    P(KEYS[Math.floor(next() * KEYS.length)] as string, VALUES[Math.floor(next() * VALUES.length)] ?? null);
   const predicates = (): [Predicate, ...Predicate[]] => (next() < 0.4 ? [pick()] : [pick(), pick(), pick()]);
   let builder = buildEventFilter().matching();
   for (let items = 1 + Math.floor(next() * 2); ; items--) {
@@ -64,7 +69,10 @@ describe('lock keys', () => {
   });
 
   it('lock one predicate of an all-of item, an identifier rather than a flag, and every predicate of an any-of item', () => {
-    const allOf = buildEventFilter().matching().allPredicatesOf(P('active', true), P('userId', 'u-1')).finalize();
+    const allOf = buildEventFilter()
+      .matching()
+      .allPredicatesOf(P('active', true), P('userId', 'u-1'))
+      .finalize();
     expect(filterKeys(allOf)).toEqual(['p:userId:su-1']);
     const anyOf = buildEventFilter().matching().anyPredicateOf(P('a', 1), P('b', null)).finalize();
     expect(filterKeys(anyOf)).toEqual(['p:a:n1', 'p:b:z']);
@@ -79,7 +87,16 @@ describe('lock keys', () => {
       occurredAt: new Date(0),
       payload: { s: 'x', n: 1.5e-7, b: false, z: null, o: { deep: 1 }, a: [1] },
     });
-    expect(eventKeys(event)).toEqual(['*', 't:Lent', 'p:s:sx', 'p:n:n0.00000015', 'p:b:bfalse', 'p:z:z', 'p:o:o', 'p:a:a']);
+    expect(eventKeys(event)).toEqual([
+      '*',
+      't:Lent',
+      'p:s:sx',
+      'p:n:n0.00000015',
+      'p:b:bfalse',
+      'p:z:z',
+      'p:o:o',
+      'p:a:a',
+    ]);
   });
 
   it('write numbers as the plain decimals PostgreSQL prints for trim_scale(numeric)', () => {

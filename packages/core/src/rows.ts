@@ -1,5 +1,5 @@
-import type { Row } from './driver.js';
 import type { AppendOutcome } from './append-batcher.js';
+import type { Row } from './driver.js';
 import { QueryFailedError } from './errors.js';
 import type { JsonObject, StoredEvent } from './storable-event.js';
 
@@ -34,9 +34,14 @@ export function decodeAppendOutcomes(
   return batch.map(({ expected, events }, index) => {
     const max = numbers[index] as bigint;
     if (max !== expected) return { max, positions: undefined };
-    const positions = numbers.slice(next, (next += events.length));
+    const positions = numbers.slice(next, next + events.length);
+    next += events.length;
     if (positions.length !== events.length) {
-      throw new QueryFailedError('eventstore.append: the append function returned too few positions', undefined, undefined);
+      throw new QueryFailedError(
+        'eventstore.append: the append function returned too few positions',
+        undefined,
+        undefined,
+      );
     }
     return { max, positions };
   });

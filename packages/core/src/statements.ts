@@ -35,10 +35,11 @@ export function queryStatement(names: TableNames, filter: EventFilter, barrier: 
   const params = new Params((position) => `$1[${position}]`);
   const query = select(`${readCondition(filter, params)} AND ${table}.sequence_number <= $2`);
   return {
-    name: 'es.query.strong',
-    reusablePlan: true,
-    text: `SELECT sequence_number, event_type, occurred_at_ms, payload, metadata
+    ...reusable(
+      'es.query.strong',
+      `SELECT sequence_number, event_type, occurred_at_ms, payload, metadata
 FROM ${names.derived('_read')}($1::text::text[], $2::text, $3::text::text[])`,
+    ),
     values: [textArray(filterKeys(filter)), query, textArray(params.values)],
   };
 }
@@ -66,9 +67,10 @@ export function appendStatement(names: TableNames, batch: readonly AppendRequest
     })),
   );
   return {
-    name: 'es.append',
-    reusablePlan: true,
-    text: `SELECT ${names.derived('_append')}($1::text::text[], $2::text::text[], $3::text::boolean, $4::text, $5::text::text[], $6::text::bigint[], $7::text::jsonb)::text AS result`,
+    ...reusable(
+      'es.append',
+      `SELECT ${names.derived('_append')}($1::text::text[], $2::text::text[], $3::text::boolean, $4::text, $5::text::text[], $6::text::bigint[], $7::text::jsonb)::text AS result`,
+    ),
     values: [
       textArray([...exclusive]),
       textArray([...shared]),
@@ -79,6 +81,22 @@ export function appendStatement(names: TableNames, batch: readonly AppendRequest
       JSON.stringify(events),
     ],
   };
+}
+
+/**
+ * A statement a driver may prepare: its name carries a hash of its text (the text names the table), so
+ * that one name always means one text on a connection, as drivers that prepare by name require.
+ */
+function reusable(name: string, text: string): Pick<Statement, 'name' | 'text' | 'reusablePlan'> {
+  // Two FNV-1a hashes with different offsets: 64 bits, as 16 hex digits.
+  let [low, high] = [0x811c9dc5, 0x2b992ddf];
+  for (let index = 0; index < text.length; index++) {
+    const unit = text.charCodeAt(index);
+    low = Math.imul(low ^ unit, 0x01000193) >>> 0;
+    high = Math.imul(high ^ unit, 0x01000193) >>> 0;
+  }
+  const hex = (value: number) => value.toString(16).padStart(8, '0');
+  return { name: `${name}.${hex(high)}${hex(low)}`, text, reusablePlan: true };
 }
 
 /** The first statement of the explicit transaction a call runs in when the session is not READ COMMITTED. */

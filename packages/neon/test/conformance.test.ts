@@ -19,9 +19,11 @@ runConformance<Pool>({
     Object.assign(neonConfig, relay.neonConfig);
     return {
       connect: (url, options) => {
+        // Neon's URLs carry sslmode=require; the driver leaves TLS to the WebSocket (forceDisablePgSSL).
+        const neonUrl = new URL(url);
+        neonUrl.searchParams.set('sslmode', 'require');
         const pool = new Pool({
-          // Neon's URLs carry sslmode=require; the driver leaves TLS to the WebSocket (forceDisablePgSSL).
-          connectionString: `${url}?sslmode=require`,
+          connectionString: neonUrl.toString(),
           max: 20,
           connectionTimeoutMillis: options?.connectTimeoutMs ?? 5000,
         });

@@ -9,6 +9,7 @@ import {
   runCancellable,
   type Statement,
   type StoreOptions,
+  sqlStateOf,
 } from '@es/core';
 
 /**
@@ -18,22 +19,56 @@ import {
  * needs nothing from `pg` at run time.
  */
 
+/** A query as node-postgres takes it; with a `name`, pg prepares it once per connection. */
+export interface PgQueryConfig {
+  text: string;
+  values: unknown[];
+  name?: string;
+}
+
 /** The part of a pooled client (`pg.PoolClient`) the adapter uses. */
 export interface PgPoolClientLike {
-  query(config: { text: string; values: unknown[] }): Promise<{ rows: Row[] }>;
+  query(config: PgQueryConfig): Promise<{ rows: Row[] }>;
   release(): void;
 }
 
 /** The part of a node-postgres `Pool` the adapter uses. */
 export interface PgPoolLike {
   readonly options: object;
-  query(config: { text: string; values: unknown[] }): Promise<{ rows: Row[] }>;
+  query(config: PgQueryConfig): Promise<{ rows: Row[] }>;
   connect(): Promise<PgPoolClientLike>;
   on(event: 'error', listener: (error: Error) => void): unknown;
   listenerCount(event: 'error'): number;
 }
 
-const toConfig = (statement: Statement) => ({ text: statement.text, values: [...statement.values] });
+/**
+ * Prepares the statements whose plan may be reused (calls of the store's functions) under their name, and
+ * sends everything else unnamed. A pooler that cannot keep prepared statements (PgBouncer before 1.21 in
+ * transaction mode) answers that the statement does not exist, or exists already: the call then runs
+ * unnamed, and so does every later one of this driver. Nothing has run when the server refuses so.
+ */
+class Preparing {
+  #on = true;
+
+  config(statement: Statement): PgQueryConfig {
+    const config = { text: statement.text, values: [...statement.values] };
+    return this.#on && statement.reusablePlan ? { ...config, name: statement.name } : config;
+  }
+
+  async run(statement: Statement, send: (config: PgQueryConfig) => Promise<{ rows: Row[] }>) {
+    const config = this.config(statement);
+    try {
+      return await send(config);
+    } catch (error) {
+      if (config.name === undefined || !POOLER_REFUSALS.has(sqlStateOf(error) ?? '')) throw error;
+      this.#on = false;
+      return send(this.config(statement));
+    }
+  }
+}
+
+/** invalid_sql_statement_name, duplicate_prepared_statement: the session is not the one that prepared. */
+const POOLER_REFUSALS = new Set(['26000', '42P05']);
 
 /** pg's session key (from BackendKeyData), and the client class pg-pool keeps on every pool. */
 type Keyed = { processID?: number | null; secretKey?: number | null };
@@ -67,16 +102,17 @@ function cancelOn(pool: PgPoolLike, client: PgPoolClientLike): Promise<void> {
   });
 }
 
-function executorFor(pool: PgPoolLike, client: PgPoolClientLike): Executor {
+function executorFor(pool: PgPoolLike, client: PgPoolClientLike, preparing: Preparing): Executor {
+  const send = (statement: Statement) => preparing.run(statement, (config) => client.query(config));
   return {
     query: (statement, options) =>
       options?.signal
         ? runCancellable(
-            () => client.query(toConfig(statement)),
+            () => send(statement),
             () => cancelOn(pool, client),
             options.signal,
           )
-        : client.query(toConfig(statement)),
+        : send(statement),
   };
 }
 
@@ -84,6 +120,7 @@ function executorFor(pool: PgPoolLike, client: PgPoolClientLike): Executor {
 export function pgDriver(pool: PgPoolLike, name = 'pg'): Driver {
   // An idle client whose server goes away emits 'error' on the pool; unhandled, it would crash the process.
   if (pool.listenerCount('error') === 0) pool.on('error', () => {});
+  const preparing = new Preparing();
   const withClient = async <T>(
     signal: AbortSignal | undefined,
     use: (client: PgPoolClientLike) => Promise<T>,
@@ -103,9 +140,12 @@ export function pgDriver(pool: PgPoolLike, name = 'pg'): Driver {
     name,
     query: (statement, options) =>
       options?.signal
-        ? withClient(options.signal, (client) => executorFor(pool, client).query(statement, options))
-        : pool.query(toConfig(statement)),
-    transaction: (fn) => withClient(undefined, (client) => inTransaction(executorFor(pool, client), fn)),
+        ? withClient(options.signal, (client) =>
+            executorFor(pool, client, preparing).query(statement, options),
+          )
+        : preparing.run(statement, (config) => pool.query(config)),
+    transaction: (fn) =>
+      withClient(undefined, (client) => inTransaction(executorFor(pool, client, preparing), fn)),
   };
 }
 

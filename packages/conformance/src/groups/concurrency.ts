@@ -94,9 +94,9 @@ export function concurrency<H>(suite: ConformanceSuite<H>, test: RegisterTest): 
  * the store's database (it holds the start barrier and watches the waiting backends).
  */
 export async function raceOnOneBoundary(
-{ store, table }: StoreUnderTest,
-raw: RawDatabase,
-seeded: boolean,
+  { store, table }: StoreUnderTest,
+  raw: RawDatabase,
+  seeded: boolean,
 ): Promise<void> {
   const filter = buildEventFilter()
     .matching()
@@ -123,12 +123,7 @@ seeded: boolean,
     await holder.query(`LOCK TABLE ${table} IN ACCESS EXCLUSIVE MODE`);
     all = Promise.allSettled(
       Array.from({ length: writers }, (_, writer) =>
-        store.append(
-          withStrongConsistency(),
-          filter,
-          expected,
-          bookEvent(LENT, { BookID: BOOK_1, writer }),
-        ),
+        store.append(withStrongConsistency(), filter, expected, bookEvent(LENT, { BookID: BOOK_1, writer })),
       ),
     );
     await waitUntil(

@@ -19,7 +19,10 @@ const item = (eventTypes: unknown[], predicates: unknown[], allPredicatesMustMat
 const REFUSED: readonly [string, unknown][] = [
   ['a predicate whose value is undefined', { items: [item([], [{ key: 'BookID', value: undefined }])] }],
   ['a predicate without a value', { items: [item([], [{ key: 'BookID' }])] }],
-  ['a predicate value that is not JSON (a function)', { items: [item([], [{ key: 'BookID', value: () => 1 }])] }],
+  [
+    'a predicate value that is not JSON (a function)',
+    { items: [item([], [{ key: 'BookID', value: () => 1 }])] },
+  ],
   ['a predicate value that is NaN', { items: [item([], [{ key: 'n', value: Number.NaN }])] }],
   ['an event type that is not a string', { items: [item([42], [])] }],
   ['an item with nothing left after sanitising', { items: [item([''], [{ key: '', value: 'x' }])] }],
@@ -40,13 +43,22 @@ export function handMadeFilters<H>(suite: ConformanceSuite<H>, test: RegisterTes
       for (const call of [
         () => store.query(withStrongConsistency(), filter as EventFilter),
         () => store.query(withEventualConsistency(), filter as EventFilter),
-        () => store.append(withStrongConsistency(), filter as EventFilter, 0n, bookEvent(LENT, { BookID: BOOK_1 })),
+        () =>
+          store.append(
+            withStrongConsistency(),
+            filter as EventFilter,
+            0n,
+            bookEvent(LENT, { BookID: BOOK_1 }),
+          ),
       ]) {
         const error = await expectFailure(call, 'INVALID_FILTER');
         expect(error.message, what).toMatch(/^invalid filter: /);
       }
     }
-    expect(reports.filter((report) => report.operation !== 'eventstore.migrate'), 'no call reached a server').toEqual([]);
+    expect(
+      reports.filter((report) => report.operation !== 'eventstore.migrate'),
+      'no call reached a server',
+    ).toEqual([]);
     expect(await suite.raw.count(table)).toBe(0);
   });
 

@@ -62,7 +62,10 @@ const INVALID_EVENTS: readonly [problem: string, input: Record<string, unknown>]
   ['occurredAt in year 10000', { occurredAt: new Date(Date.UTC(10000, 0, 1)) }],
   ['occurredAt in 1 BC (year 0)', { occurredAt: new Date('0000-06-01T00:00:00Z') }],
   ['an event type of 3,000 bytes', { type: 'T'.repeat(3000) }],
-  ['a payload as JSON text with an integer beyond 2^53', { payload: '{"BookID": "b", "copies": 9007199254740993}' }],
+  [
+    'a payload as JSON text with an integer beyond 2^53',
+    { payload: '{"BookID": "b", "copies": 9007199254740993}' },
+  ],
   ['a payload as JSON text with a number below the smallest double', { payload: '{"tiny": 1e-400}' }],
 ];
 
@@ -165,10 +168,28 @@ export function injectionAndInvalidEvents<H>(suite: ConformanceSuite<H>, test: R
     const match = () => buildEventFilter().matching();
     const tooMany = Array.from({ length: 1000 }, (_, index) => P('BookID', `book-${index}`));
     const attempts: [string, () => EventFilter][] = [
-      ['a predicate value nested 10,000 deep', () => match().allPredicatesOf(P('BookID', nested(10_000) as never)).finalize()],
-      ['1,000 predicates', () => match().anyPredicateOf(P('first', 1), ...tooMany).finalize()],
+      [
+        'a predicate value nested 10,000 deep',
+        () =>
+          match()
+            .allPredicatesOf(P('BookID', nested(10_000) as never))
+            .finalize(),
+      ],
+      [
+        '1,000 predicates',
+        () =>
+          match()
+            .anyPredicateOf(P('first', 1), ...tooMany)
+            .finalize(),
+      ],
       ['an event type of 3,000 bytes', () => match().anyEventTypeOf('T'.repeat(3000)).finalize()],
-      ['a time bound in year 10000', () => buildEventFilter().occurredFrom(new Date(Date.UTC(10000, 0, 1))).finalize()],
+      [
+        'a time bound in year 10000',
+        () =>
+          buildEventFilter()
+            .occurredFrom(new Date(Date.UTC(10000, 0, 1)))
+            .finalize(),
+      ],
     ];
     for (const [what, build] of attempts) {
       const error = await expectFailure(build, 'INVALID_FILTER');
@@ -177,7 +198,10 @@ export function injectionAndInvalidEvents<H>(suite: ConformanceSuite<H>, test: R
     // The same shapes written by hand reach the store and are refused there, before any statement.
     const handMade = { items: [{ eventTypes: [], predicates: tooMany, allPredicatesMustMatch: false }] };
     await expectFailure(() => store.query(undefined, handMade as EventFilter), 'INVALID_FILTER');
-    await expectFailure(() => store.append(undefined, handMade as EventFilter, 0n, bookEvent(LENT, { BookID: BOOK_1 })), 'INVALID_FILTER');
+    await expectFailure(
+      () => store.append(undefined, handMade as EventFilter, 0n, bookEvent(LENT, { BookID: BOOK_1 })),
+      'INVALID_FILTER',
+    );
     expect(await suite.raw.count(table)).toBe(0);
   });
 

@@ -65,14 +65,28 @@ export function largeWrites<H>(suite: ConformanceSuite<H>, test: RegisterTest): 
       const boundary = buildEventFilter().matching().allPredicatesOf(P('BookID', book)).finalize();
       for (let attempt = 0; attempt < 20; attempt++) {
         const { maxSequenceNumber } = await store.query(withStrongConsistency(), boundary);
-        const event = buildStorableEvent({ type: 'BookCopyLentToReader', occurredAt: new Date(), payload: { BookID: book } });
-        await store.append(withStrongConsistency(), boundary, maxSequenceNumber, event).catch((error: unknown) => {
-          if ((error as { code?: string }).code !== 'CONCURRENCY_CONFLICT') throw error;
+        const event = buildStorableEvent({
+          type: 'BookCopyLentToReader',
+          occurredAt: new Date(),
+          payload: { BookID: book },
         });
+        await store
+          .append(withStrongConsistency(), boundary, maxSequenceNumber, event)
+          .catch((error: unknown) => {
+            if ((error as { code?: string }).code !== 'CONCURRENCY_CONFLICT') throw error;
+          });
       }
     };
-    const outcomes = await Promise.allSettled([bulk(1), bulk(2), bulk(3), commands('bulk-7'), commands('bulk-8')]);
-    const failures = outcomes.flatMap((outcome) => (outcome.status === 'rejected' ? [String(outcome.reason)] : []));
+    const outcomes = await Promise.allSettled([
+      bulk(1),
+      bulk(2),
+      bulk(3),
+      commands('bulk-7'),
+      commands('bulk-8'),
+    ]);
+    const failures = outcomes.flatMap((outcome) =>
+      outcome.status === 'rejected' ? [String(outcome.reason)] : [],
+    );
     expect(failures, 'no deadlock, no other failure').toEqual([]);
     const [counts] = await suite.raw.query<{ bulk: string; appended: string }>(
       `SELECT count(*) FILTER (WHERE payload ? 'Batch')::text AS bulk, count(*) FILTER (WHERE NOT payload ? 'Batch')::text AS appended FROM ${table}`,

@@ -26,7 +26,8 @@ export function readBarrier<H>(suite: ConformanceSuite<H>, test: RegisterTest): 
       let readers: number[] = [];
       try {
         await holder.query(`LOCK TABLE ${table} IN ACCESS EXCLUSIVE MODE`);
-        for (let index = 0; index < 2; index++) reads.push(track(store.query(withStrongConsistency(), filter)));
+        for (let index = 0; index < 2; index++)
+          reads.push(track(store.query(withStrongConsistency(), filter)));
         // Both reads wait for the table at once: neither waits behind the other's barrier.
         await waitUntil(async () => {
           readers = await suite.raw.waitingFor(holder.pid);

@@ -34,7 +34,9 @@ export function wideEvents<H>(suite: ConformanceSuite<H>, test: RegisterTest): v
         await writer.query(
           `INSERT INTO ${table} (event_type, occurred_at, payload) VALUES ('${LENT}', now(), '{"BookID": "wide-a"}')`,
         );
-        const append = track(store.append(withStrongConsistency(), boundary('wide-b'), 0n, wideEvent('wide-b', fields)));
+        const append = track(
+          store.append(withStrongConsistency(), boundary('wide-b'), 0n, wideEvent('wide-b', fields)),
+        );
         await waitUntil(
           async () => append.settled() || (await suite.raw.waitingFor(writer.pid)).length > 0,
           'the append has finished or waits for the other writer',
@@ -53,7 +55,12 @@ export function wideEvents<H>(suite: ConformanceSuite<H>, test: RegisterTest): v
         () => store.append(withStrongConsistency(), field, 0n, wideEvent('wide-b', fields)),
         'CONCURRENCY_CONFLICT',
       );
-      const next = await store.append(withStrongConsistency(), field, maxSequenceNumber, wideEvent('wide-b', fields));
+      const next = await store.append(
+        withStrongConsistency(),
+        field,
+        maxSequenceNumber,
+        wideEvent('wide-b', fields),
+      );
       expect(next.sequenceNumbers).toHaveLength(1);
     });
   }

@@ -18,14 +18,17 @@ describe('migrations', () => {
 
   it('numbers the steps 1, 2, ... without gaps, and each step holds statements', () => {
     expect(MIGRATIONS.map((step) => step.version)).toEqual(MIGRATIONS.map((_, index) => index + 1));
-    for (const step of MIGRATIONS) expect(step.statements(parseTableName('events')).length).toBeGreaterThan(0);
+    for (const step of MIGRATIONS)
+      expect(step.statements(parseTableName('events')).length).toBeGreaterThan(0);
   });
 
   it('installs every function it expects with the exact body it will check', () => {
     const names = parseTableName('app.events');
     const ddl = migrationStepStatements(names, 2).map((statement) => statement.text);
     for (const fn of expectedFunctions(names)) {
-      const created = ddl.find((text) => text.startsWith(`CREATE OR REPLACE FUNCTION "app"."events${fn.suffix}"(`));
+      const created = ddl.find((text) =>
+        text.startsWith(`CREATE OR REPLACE FUNCTION "app"."events${fn.suffix}"(`),
+      );
       expect(created, fn.suffix).toBeDefined();
       expect(created).toContain(`AS $fn$${fn.body}$fn$`);
     }
@@ -35,7 +38,12 @@ describe('migrations', () => {
     const names = parseTableName('events');
     const healthy = () => ({
       columns: [
-        { name: 'sequence_number', type: 'bigint', notNull: true, default: "nextval('events_position_seq'::regclass)" },
+        {
+          name: 'sequence_number',
+          type: 'bigint',
+          notNull: true,
+          default: "nextval('events_position_seq'::regclass)",
+        },
         { name: 'event_type', type: 'text', notNull: true, default: null },
         { name: 'occurred_at', type: 'timestamp with time zone', notNull: true, default: null },
         { name: 'payload', type: 'jsonb', notNull: true, default: null },
@@ -73,7 +81,11 @@ describe('migrations', () => {
     });
 
     it('reports each difference by name', () => {
-      expect(problems((state) => state.functions[1] && (state.functions[1].body += ' '))).toEqual([
+      const edited = (state: ReturnType<typeof healthy>) => {
+        const append = state.functions.find((fn) => fn.name === 'events_append');
+        if (append) append.body += ' ';
+      };
+      expect(problems(edited)).toEqual([
         'function events_append differs from the one the migration steps install',
       ]);
       expect(problems((state) => state.functions.pop())).toEqual([
@@ -92,7 +104,10 @@ describe('migrations', () => {
           if (gin) gin.definition = 'CREATE INDEX events_payload_idx ON public.events USING btree (payload)';
         }),
       ).toHaveLength(1);
-      expect(problems((state) => state.triggers[0] && (state.triggers[0].enabled = 'D'))).toHaveLength(1);
+      const disabled = (state: ReturnType<typeof healthy>) => {
+        for (const trigger of state.triggers) trigger.enabled = 'D';
+      };
+      expect(problems(disabled)).toHaveLength(1);
       expect(problems((state) => (state.sequence.cache = 20))).toHaveLength(1);
       expect(problems((state) => state.columns.splice(3, 1))).toEqual(['column payload is missing']);
     });

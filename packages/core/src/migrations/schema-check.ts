@@ -73,7 +73,11 @@ export function schemaProblems(names: TableNames, stateJson: string): string[] {
   for (const [name, type, hasDefault] of COLUMNS) {
     const column = state.columns.find((candidate) => candidate.name === name);
     if (!column) problems.push(`column ${name} is missing`);
-    else if (column.type !== type || !column.notNull || (hasDefault?.test(column.default ?? '') ?? true) !== true) {
+    else if (
+      column.type !== type ||
+      !column.notNull ||
+      (hasDefault?.test(column.default ?? '') ?? true) !== true
+    ) {
       problems.push(`column ${name} is not ${type} NOT NULL${hasDefault ? ' with its default' : ''}`);
     }
   }
@@ -102,7 +106,9 @@ export function schemaProblems(names: TableNames, stateJson: string): string[] {
     }
     if (installed.length > 1) problems.push(`function ${name} has other overloads`);
   }
-  const trigger = state.triggers.find((candidate) => candidate.name === identifier(`${names.bare}_lock_inserted`));
+  const trigger = state.triggers.find(
+    (candidate) => candidate.name === identifier(`${names.bare}_lock_inserted`),
+  );
   if (!trigger) problems.push(`trigger ${names.bare}_lock_inserted is missing`);
   else if (
     trigger.function !== identifier(`${names.bare}_lock_inserted`) ||
@@ -114,7 +120,9 @@ export function schemaProblems(names: TableNames, stateJson: string): string[] {
   if (!state.sequence?.named) {
     problems.push(`the sequence of sequence_number is not ${names.bare}_position_seq`);
   } else if (state.sequence.increment !== 1 || state.sequence.cache !== 1) {
-    problems.push('the sequence of sequence_number must have INCREMENT 1 and CACHE 1 (positions in draw order)');
+    problems.push(
+      'the sequence of sequence_number must have INCREMENT 1 and CACHE 1 (positions in draw order)',
+    );
   }
   return problems;
 }

@@ -111,7 +111,9 @@ $do$`;
  */
 function lockStatement(configured: string, exclusive: string, shared: string, escalation?: string): string {
   const last =
-    escalation === undefined ? '' : `\n    UNION ALL SELECT 1, hashtextextended('${configured}|!', 0), ${escalation}`;
+    escalation === undefined
+      ? ''
+      : `\n    UNION ALL SELECT 1, hashtextextended('${configured}|!', 0), ${escalation}`;
   return `PERFORM CASE WHEN held.exclusive THEN pg_advisory_xact_lock(held.id) ELSE pg_advisory_xact_lock_shared(held.id) END
   FROM (
     SELECT 0 AS pass, hashtextextended('${configured}|' || requested.key, 0) AS id, bool_or(requested.exclusive) AS exclusive
