@@ -38,6 +38,7 @@
  * a `bigint` in 0 .. 2^63-1; more than `FILTER_LIMITS` items, predicates or event types (planning such a
  * filter costs more than reading its events).
  */
+import { BUILT_FILTERS } from './built-filters.js';
 import { InvalidFilterError } from './errors.js';
 import { type EventFilter, type FilterItem, P, type Predicate } from './filter.js';
 import { canonicalJson, compareCodeUnits, copyJsonValue, textProblem } from './json-value.js';
@@ -45,9 +46,6 @@ import { dateProblem, eventTypeProblem } from './storable-event.js';
 
 /** The most a filter may hold: items, and predicates and event types summed over its items. */
 export const FILTER_LIMITS = Object.freeze({ items: 32, predicates: 100, eventTypes: 100 });
-
-/** Every filter `finalize()` returned: the store trusts these and checks any other object in full. */
-export const BUILT_FILTERS: WeakSet<EventFilter> = new WeakSet();
 
 /** The first step: start an item, accept every event, or bound a filter that has no items. */
 export interface EventFilterBuilder {

@@ -1,6 +1,7 @@
+import { BUILT_FILTERS } from './built-filters.js';
 import { InvalidFilterError } from './errors.js';
 import type { EventFilter, Predicate } from './filter.js';
-import { BUILT_FILTERS, buildEventFilter, type CompletedFilterItemBuilder } from './filter-builder.js';
+import { buildEventFilter, type CompletedFilterItemBuilder } from './filter-builder.js';
 
 /**
  * The filter a store call uses. A filter `buildEventFilter()` finalized is used as it is; any other

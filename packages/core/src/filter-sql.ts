@@ -31,8 +31,10 @@ export class Params {
 
 /** The WHERE condition of a read: the filter's items ORed, and its bounds. */
 export function readCondition(filter: EventFilter, params: Params): string {
-  const items = filter.items.map((item) => `(${itemCondition(item, params)})`);
-  const conditions = items.length > 0 ? [items.length === 1 ? items[0] : `(${items.join(' OR ')})`] : [];
+  const items = filter.items.map((item) => itemCondition(item, params));
+  const conditions: string[] = [];
+  if (items.length === 1) conditions.push(items[0] as string);
+  else if (items.length > 1) conditions.push(`(${items.map((item) => `(${item})`).join(' OR ')})`);
   conditions.push(...boundConditions(filter, params));
   return conditions.length > 0 ? conditions.join(' AND ') : 'true';
 }

@@ -156,6 +156,8 @@ function eventKeysFunction(): SqlFunction {
  * appends whose boundaries do not touch each other, in one call. Takes the locks, computes every append's
  * max with `guard` (a `SELECT ARRAY[...]` built by core, values in `params`), and inserts the events of
  * each append whose max equals its expected one, in order. Returns the maxima, then the new positions.
+ * Like every function here it runs with the caller's rights: running `guard` grants nothing the caller
+ * could not do with a statement of its own.
  */
 function appendFunction({ table, configured }: TableNames): SqlFunction {
   return {
