@@ -23,12 +23,20 @@ export const median = (values: readonly number[]): number => {
     : ((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2;
 };
 
-/** Runs every variant `rounds` times, rotating the order each round; returns the values per variant. */
-export async function rounds(variants: readonly Variant[], count: number): Promise<Map<string, number[]>> {
+/**
+ * Runs every variant `rounds` times, rotating the order each round, with `before` (if given) before each
+ * run; returns the values per variant.
+ */
+export async function rounds(
+  variants: readonly Variant[],
+  count: number,
+  before?: () => Promise<unknown>,
+): Promise<Map<string, number[]>> {
   const results = new Map<string, number[]>(variants.map((variant) => [variant.name, []]));
   for (let round = 0; round < count; round++) {
     for (let index = 0; index < variants.length; index++) {
       const variant = variants[(index + round) % variants.length] as Variant;
+      await before?.();
       results.get(variant.name)?.push(await variant.run());
     }
   }

@@ -43,7 +43,8 @@ export function payload(book: string, fields = 3): Record<string, string | numbe
     Copy: 1,
   };
   // Wide events: the extra fields are short codes and numbers, as a real event's attributes are.
-  for (let index = 3; index < fields; index++) base[`attribute${index}`] = index % 2 ? index * 7 : `code-${index}`;
+  for (let index = 3; index < fields; index++)
+    base[`attribute${index}`] = index % 2 ? index * 7 : `code-${index}`;
   return base;
 }
 
