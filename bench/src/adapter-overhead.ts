@@ -13,34 +13,13 @@ import { type EventStore, withEventualConsistency } from '@es/core';
 import { type Cluster, startCluster, startWebSocketRelay } from '@es/testing';
 import { neonConfig } from '@neondatabase/serverless';
 import { FLAVOURS, type Flavour } from './adapters.js';
-import { load, median, rate, rounds, type Variant } from './measure.js';
-import { boundary, esStore, rawAppend, rawRead } from './mechanisms.js';
+import { load, median, rate, rounds } from './measure.js';
+import { boundary, disjointAppends, esStore, rawAppend, rawRead } from './mechanisms.js';
 import { printTable } from './table.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const CALLERS = 16;
-let runId = 0;
-
-/** CALLERS loops appending one event to books of their own, for SECONDS. */
-const appends = (name: string, append: (book: string, known: bigint) => Promise<bigint>): Variant => ({
-  name,
-  run: () => {
-    const prefix = `${name}-${process.pid}-${runId++}`;
-    return rate(
-      Array.from({ length: CALLERS }, (_, caller) => {
-        const known = new Map<string, bigint>();
-        let next = 0;
-        return async () => {
-          const book = `${prefix}-${caller}-${next++ % 64}`;
-          known.set(book, await append(book, known.get(book) ?? 0n));
-        };
-      }),
-      SECONDS,
-    );
-  },
-});
-
 async function measure<C>(flavour: Flavour<C>, cluster: Cluster, schema: string) {
   const [primary, replica] = [flavour.connect(cluster.primaryUrl), flavour.connect(cluster.replicaUrl)];
   const tables = { es: `${schema}.es_events`, raw: `${schema}.raw_events` };
@@ -51,10 +30,7 @@ async function measure<C>(flavour: Flavour<C>, cluster: Cluster, schema: string)
     await flavour.store(primary, replica, { tableName: tables.raw }).migrate();
     const es = esStore(store, 'es');
     const raw = rawAppend(flavour.send(primary), tables.raw, 'raw');
-    const appendVariants = [
-      appends('es', (book, known) => es.append(book, known, 1)),
-      appends('raw', (book, known) => raw.append(book, known, 1)),
-    ];
+    const appendVariants = [disjointAppends(es, CALLERS, SECONDS), disjointAppends(raw, CALLERS, SECONDS)];
     await rounds(appendVariants, 1); // warm-up (fresh tables and connections), not measured
     const appended = await rounds(appendVariants, ROUNDS);
     // Reads: a 5-event boundary, replayed on the replica, read by every caller.

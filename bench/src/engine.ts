@@ -26,6 +26,7 @@ import { FLAVOURS, newPgPool } from './adapters.js';
 import { latency, load, rate, report, rounds, type Variant } from './measure.js';
 import {
   type Appender,
+  disjointAppends,
   EVENT_TYPE,
   emmett,
   esReader,
@@ -37,6 +38,7 @@ import {
   plainTable,
   type Reader,
   rawRead,
+  runPrefix,
 } from './mechanisms.js';
 import { printTable } from './table.js';
 
@@ -63,32 +65,11 @@ const TABLES = [
   'emt_streams',
 ];
 
-let runId = 0;
-
-/** 16 writers, each on 64 books of its own, appending `events` events per call for SECONDS. */
-const throughput = (appender: Appender, events = 1): Variant => ({
-  name: appender.name,
-  run: () => {
-    const prefix = `${appender.name.slice(0, 12)}-${process.pid}-${runId++}`;
-    return rate(
-      Array.from({ length: WRITERS }, (_, writer) => {
-        const known = new Map<string, bigint>();
-        let next = 0;
-        return async () => {
-          const book = `${prefix}-${writer}-${next++ % 64}`;
-          known.set(book, await appender.append(book, known.get(book) ?? 0n, events));
-        };
-      }),
-      SECONDS,
-    );
-  },
-});
-
 /** One caller appending `events` events per call, cycling over 64 books: the median call in ms. */
 const sequential = (appender: Appender, events: number): Variant => ({
   name: appender.name,
   run: () => {
-    const prefix = `${appender.name.slice(0, 12)}-seq-${process.pid}-${runId++}`;
+    const prefix = runPrefix(appender.name);
     const known = new Map<string, bigint>();
     let next = 0;
     return latency(async () => {
@@ -211,7 +192,7 @@ async function main() {
         `appends/s, ${WRITERS} writers, disjoint boundaries, ${size}`,
         'appends/s',
         await rounds(
-          appenders().map((a) => throughput(a)),
+          appenders().map((a) => disjointAppends(a, WRITERS, SECONDS)),
           ROUNDS,
           before,
         ),
@@ -278,7 +259,7 @@ async function main() {
       `wide events: appends/s, ${WRITERS} writers, disjoint boundaries, tables of their own`,
       'appends/s',
       await rounds(
-        wide.map((a) => throughput(a)),
+        wide.map((a) => disjointAppends(a, WRITERS, SECONDS)),
         ROUNDS,
         fresh,
       ),

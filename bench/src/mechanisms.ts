@@ -15,6 +15,7 @@ import {
 } from '@es/core';
 import type { PostgresEventStore } from '@event-driven-io/emmett-postgresql';
 import type pg from 'pg';
+import { rate, type Variant } from './measure.js';
 
 /**
  * The ways of appending and reading that the benchmarks compare. An appender appends `count` events to
@@ -194,3 +195,35 @@ export function plainSelect(pool: pg.Pool, table: string, name: string): Reader 
     },
   };
 }
+
+let runs = 0;
+
+/** A book-name prefix no other run uses, so that each run starts on empty boundaries. */
+export const runPrefix = (name: string): string => `${name.slice(0, 12)}-${process.pid}-${runs++}`;
+
+/**
+ * `writers` loops appending `events` events per call for `seconds`, each writer on 64 books of its own
+ * whose max it knows (append only, no read): appends per second.
+ */
+export const disjointAppends = (
+  appender: Appender,
+  writers: number,
+  seconds: number,
+  events = 1,
+): Variant => ({
+  name: appender.name,
+  run: () => {
+    const prefix = runPrefix(appender.name);
+    return rate(
+      Array.from({ length: writers }, (_, writer) => {
+        const known = new Map<string, bigint>();
+        let next = 0;
+        return async () => {
+          const book = `${prefix}-${writer}-${next++ % 64}`;
+          known.set(book, await appender.append(book, known.get(book) ?? 0n, events));
+        };
+      }),
+      seconds,
+    );
+  },
+});
