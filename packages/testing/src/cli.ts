@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import { parseArgs } from 'node:util';
 import type { StartClusterOptions } from './cluster.js';
 import { redactUrl } from './control-sql.js';
 import { startCluster } from './start-cluster.js';
@@ -7,29 +8,43 @@ const USAGE = `usage: es-cluster [--mode auto|local|embedded|external|testcontai
 Starts a PostgreSQL primary + streaming replica, prints ES_PRIMARY_URL=... and ES_REPLICA_URL=...,
 and stops both cleanly on SIGINT/SIGTERM (Ctrl-C).`;
 
-function parseArgs(args: string[]): StartClusterOptions & { quiet: boolean } {
-  const options: StartClusterOptions & { quiet: boolean } = { quiet: false };
-  for (let i = 0; i < args.length; i++) {
-    const arg = args[i];
-    if (arg === '--mode' || arg === '--database') {
-      const value = args[++i];
-      if (!value) throw new Error(`${arg} needs a value\n${USAGE}`);
-      if (arg === '--mode') options.mode = value as NonNullable<StartClusterOptions['mode']>;
-      else options.database = value;
-    } else if (arg === '--quiet') {
-      options.quiet = true;
-    } else if (arg === '--help' || arg === '-h') {
-      process.stdout.write(`${USAGE}\n`);
-      process.exit(0);
-    } else {
-      throw new Error(`unknown argument ${arg}\n${USAGE}`);
-    }
+const MODES = ['auto', 'local', 'embedded', 'external', 'testcontainers'] as const;
+
+/** `--mode embedded` and `--mode=embedded` alike (node:util parseArgs); unknown flags and modes are refused. */
+function readArgs(args: string[]): StartClusterOptions & { quiet: boolean } {
+  const { values } = parseArgs({
+    args,
+    strict: true,
+    allowPositionals: false,
+    options: {
+      mode: { type: 'string' },
+      database: { type: 'string' },
+      quiet: { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+  if (values.help) {
+    process.stdout.write(`${USAGE}\n`);
+    process.exit(0);
   }
-  return options;
+  const mode = values.mode as StartClusterOptions['mode'];
+  if (mode !== undefined && !MODES.includes(mode)) throw new Error(`unknown --mode ${values.mode}`);
+  return {
+    ...(mode === undefined ? {} : { mode }),
+    ...(values.database === undefined ? {} : { database: values.database }),
+    quiet: values.quiet ?? false,
+  };
 }
 
 async function main(): Promise<void> {
-  const { quiet, ...options } = parseArgs(process.argv.slice(2));
+  let parsed: ReturnType<typeof readArgs>;
+  try {
+    parsed = readArgs(process.argv.slice(2));
+  } catch (error) {
+    process.stderr.write(`es-cluster: ${error instanceof Error ? error.message : error}\n${USAGE}\n`);
+    process.exit(2);
+  }
+  const { quiet, ...options } = parsed;
   const cluster = await startCluster({
     ...options,
     log: (line) => {
