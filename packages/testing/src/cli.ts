@@ -2,13 +2,11 @@
 import { parseArgs } from 'node:util';
 import type { StartClusterOptions } from './cluster.js';
 import { redactUrl } from './control-sql.js';
-import { startCluster } from './start-cluster.js';
+import { CLUSTER_MODES, startCluster } from './start-cluster.js';
 
-const USAGE = `usage: es-cluster [--mode auto|local|embedded|external|testcontainers] [--database NAME] [--quiet]
+const USAGE = `usage: es-cluster [--mode ${CLUSTER_MODES.join('|')}] [--database NAME] [--quiet]
 Starts a PostgreSQL primary + streaming replica, prints ES_PRIMARY_URL=... and ES_REPLICA_URL=...,
 and stops both cleanly on SIGINT/SIGTERM (Ctrl-C).`;
-
-const MODES = ['auto', 'local', 'embedded', 'external', 'testcontainers'] as const;
 
 /** `--mode embedded` and `--mode=embedded` alike (node:util parseArgs); unknown flags and modes are refused. */
 function readArgs(args: string[]): StartClusterOptions & { quiet: boolean } {
@@ -28,11 +26,11 @@ function readArgs(args: string[]): StartClusterOptions & { quiet: boolean } {
     process.exit(0);
   }
   const mode = values.mode as StartClusterOptions['mode'];
-  if (mode !== undefined && !MODES.includes(mode)) throw new Error(`unknown --mode ${values.mode}`);
+  if (mode !== undefined && !CLUSTER_MODES.includes(mode)) throw new Error(`unknown --mode ${values.mode}`);
   return {
     ...(mode === undefined ? {} : { mode }),
     ...(values.database === undefined ? {} : { database: values.database }),
-    quiet: values.quiet ?? false,
+    quiet: values.quiet === true,
   };
 }
 

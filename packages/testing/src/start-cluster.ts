@@ -4,7 +4,8 @@ import { findEmbeddedBinDir, findLocalBinDir } from './find-binaries.js';
 import { startProcessCluster } from './start-process-cluster.js';
 import { startTestcontainersCluster } from './testcontainers-cluster.js';
 
-const MODES: readonly string[] = ['auto', 'local', 'embedded', 'external', 'testcontainers'];
+/** Every value `startCluster` accepts as `mode` (the `es-cluster --mode` flag checks against it too). */
+export const CLUSTER_MODES: readonly string[] = ['auto', 'local', 'embedded', 'external', 'testcontainers'];
 
 const NOTHING_FOUND =
   'no PostgreSQL found: install the server binaries (e.g. apt-get install postgresql-15) or point ES_PG_BIN at ' +
@@ -19,7 +20,8 @@ const NOTHING_FOUND =
  */
 export async function startCluster(options: StartClusterOptions = {}): Promise<Cluster> {
   const mode = options.mode ?? 'auto';
-  if (!MODES.includes(mode)) throw new Error(`unknown mode '${mode}': use one of ${MODES.join(', ')}`);
+  if (!CLUSTER_MODES.includes(mode))
+    throw new Error(`unknown mode '${mode}': use one of ${CLUSTER_MODES.join(', ')}`);
   const database = options.database ?? 'es_test';
   const log = options.log ?? (() => {});
 
