@@ -32,6 +32,8 @@ interface Database {
 function newDb(role: string, connectionString: string): Kysely<Database> {
   const pool = new pg.Pool({ connectionString, max: 5, connectionTimeoutMillis: 5_000 });
   pool.on('error', (error) => console.error(`  [${role} pool] idle client error: ${error.message}`));
+  // Kysely checks clients out: one whose connection breaks mid-query emits 'error' too (the query fails).
+  pool.on('connect', (client) => client.on('error', () => {}));
   return new Kysely<Database>({ dialect: new PostgresDialect({ pool }), plugins: [new CamelCasePlugin()] });
 }
 

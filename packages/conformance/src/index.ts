@@ -17,6 +17,7 @@ import { concurrency } from './groups/concurrency.js';
 import { constructors } from './groups/constructors.js';
 import { filterSanitising } from './groups/filter-sanitising.js';
 import { handMadeFilters } from './groups/hand-made-filters.js';
+import { idempotentAppends } from './groups/idempotent-appends.js';
 import { injectionAndInvalidEvents } from './groups/injection-and-invalid-events.js';
 import { isolation } from './groups/isolation.js';
 import { jsonAndTime } from './groups/json-and-time.js';
@@ -28,6 +29,7 @@ import { queryMatrix } from './groups/query-matrix.js';
 import { readBarrier } from './groups/read-barrier.js';
 import { replicaFailure } from './groups/replica-failure.js';
 import { routing } from './groups/routing.js';
+import { unknownOutcomes } from './groups/unknown-outcomes.js';
 import { wideEvents } from './groups/wide-events.js';
 import { CONFORMANCE_GROUPS, type ConformanceGroup, type ConformanceOptions } from './options.js';
 import { ConformanceSuite, type RegisterTest, testRegistrar } from './suite-context.js';
@@ -51,6 +53,14 @@ const GROUPS: Record<ConformanceGroup, { title: string; parts: readonly GroupReg
     parts: [predicateValues, injectionAndInvalidEvents],
   },
   'append-semantics': { title: 'append semantics (SPEC 3.5)', parts: [appendSemantics, largeWrites] },
+  'idempotent-appends': {
+    title: 'event ids, unknown outcomes and idempotent retries (SPEC 5)',
+    parts: [idempotentAppends],
+  },
+  'unknown-outcomes': {
+    title: 'a reply lost after COMMIT: unknown outcome, idempotent retry (SPEC 5)',
+    parts: [unknownOutcomes],
+  },
   concurrency: { title: 'concurrency (SPEC 3.6)', parts: [concurrency, lateCommit, lateCommitPlainInserts] },
   isolation: {
     title: 'the guard under REPEATABLE READ and SERIALIZABLE session defaults (SPEC 3.6)',

@@ -32,6 +32,8 @@ export const CONFORMANCE_GROUPS = [
   'query-matrix',
   'values-and-injection',
   'append-semantics',
+  'idempotent-appends',
+  'unknown-outcomes',
   'concurrency',
   'isolation',
   'hand-made-filters',

@@ -1,3 +1,4 @@
+import { InvalidEventError } from './errors.js';
 import type { EventFilter } from './filter.js';
 import { ESCALATE_AFTER, eventKeys, filterKeys } from './lock-keys.js';
 import type { StorableEvent } from './storable-event.js';
@@ -15,12 +16,22 @@ export interface AppendRequest {
   readonly escalate: boolean;
 }
 
-/** Builds the request of one append, computing its lock keys. */
+/**
+ * Builds the request of one append, computing its lock keys. Event ids are all or nothing within an
+ * append, and distinct: only then is a retry of it recognisable (`InvalidEventError` otherwise).
+ */
 export function appendRequest(
   filter: EventFilter,
   expected: bigint,
   events: readonly StorableEvent[],
 ): AppendRequest {
+  const ids = new Set(events.flatMap((event) => (event.id === undefined ? [] : [event.id])));
+  if (ids.size > 0 && events.some((event) => event.id === undefined)) {
+    throw new InvalidEventError('append: either every event of an append has an id or none has');
+  }
+  if (ids.size > 0 && ids.size < events.length) {
+    throw new InvalidEventError('append: two events of the append have the same id');
+  }
   const shared = new Set<string>();
   for (const event of events) for (const key of eventKeys(event)) shared.add(key);
   const escalate = shared.size > ESCALATE_AFTER;

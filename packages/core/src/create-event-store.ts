@@ -2,8 +2,9 @@ import { AppendBatcher, type BatchingLimits } from './append-batcher.js';
 import { appendRequest } from './append-request.js';
 import { type Context, getConsistencyLevel } from './context.js';
 import type { Driver, Executor, Row, Statement } from './driver.js';
-import { sqlStateOf, toEventStoreError } from './error-mapper.js';
+import { failedBeforeSending, isConnectionFailure, sqlStateOf, toEventStoreError } from './error-mapper.js';
 import {
+  AppendOutcomeUnknownError,
   ConcurrencyConflictError,
   InvalidArgumentError,
   InvalidConfigurationError,
@@ -149,7 +150,11 @@ export function createEventStore(
         // Not raced against the signal: the batch is cancelled on the server, and the call reports what
         // the database did.
         async (signal) => {
-          const { max, positions } = await batcher.submit(request, signal);
+          const { max, positions } = await batcher.submit(request, signal).catch((error: unknown) => {
+            if (!isConnectionFailure(error) || failedBeforeSending(error)) throw error;
+            const idempotent = request.events.every((event) => event.id !== undefined);
+            throw new AppendOutcomeUnknownError('eventstore.append', idempotent, error);
+          });
           if (!positions) throw new ConcurrencyConflictError(request.expected, max);
           return { sequenceNumbers: positions };
         },

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { toEventStoreError } from './error-mapper.js';
+import { failedBeforeSending, toEventStoreError } from './error-mapper.js';
 import { ConcurrencyConflictError } from './errors.js';
 
 const pgError = (code: string, message = 'boom') => Object.assign(new Error(message), { code });
@@ -15,6 +15,8 @@ describe('toEventStoreError', () => {
     ['57P03', 'replica', 'REPLICA_UNAVAILABLE'],
     ['08006', 'primary', 'CONNECTION_FAILED'],
     ['23505', 'primary', 'QUERY_FAILED'],
+    ['ES002', 'primary', 'DUPLICATE_EVENT_ID'],
+    ['22P02', 'primary', 'QUERY_FAILED'],
   ] as const)('maps SQLSTATE %s on the %s to %s', (sqlState, server, code) => {
     expect(toEventStoreError('op', server, pgError(sqlState)).code).toBe(code);
   });
@@ -27,6 +29,47 @@ describe('toEventStoreError', () => {
       expect(mapped.cause).toBeInstanceOf(Error);
     },
   );
+
+  it('maps a unique violation of the ids index (either driver field) to DUPLICATE_EVENT_ID', () => {
+    for (const field of ['constraint', 'constraint_name']) {
+      const taken = Object.assign(pgError('23505', 'Key (id)=(secret) exists'), { [field]: 'events_id_idx' });
+      const mapped = toEventStoreError('eventstore.append', 'primary', taken);
+      expect(mapped.code).toBe('DUPLICATE_EVENT_ID');
+      expect(mapped.message).not.toContain('secret');
+    }
+  });
+
+  it('maps an exhausted pg pool to a retryable connection failure', () => {
+    const exhausted = new Error('timeout exceeded when trying to connect');
+    expect(toEventStoreError('q', 'primary', exhausted)).toMatchObject({
+      code: 'CONNECTION_FAILED',
+      retryable: true,
+    });
+  });
+
+  it('tells a failure before sending (refused, connect timeout, full pool) from one that may come after', () => {
+    for (const before of [
+      pgError('ECONNREFUSED'),
+      pgError('57P03'),
+      pgError('08001'),
+      new Error('timeout exceeded when trying to connect'),
+      new Error('Connection terminated due to connection timeout'),
+      Object.assign(new Error('write CONNECT_TIMEOUT'), { code: 'CONNECT_TIMEOUT' }),
+      new Error('fetch failed', { cause: pgError('ECONNREFUSED') }),
+    ]) {
+      expect(failedBeforeSending(before), before.message).toBe(true);
+    }
+    for (const after of [
+      pgError('ECONNRESET'),
+      pgError('57P01'),
+      pgError('08006'),
+      pgError('ETIMEDOUT'),
+      new Error('Connection terminated unexpectedly'),
+      Object.assign(new Error('write CONNECTION_CLOSED'), { code: 'CONNECTION_CLOSED' }),
+    ]) {
+      expect(failedBeforeSending(after), after.message).toBe(false);
+    }
+  });
 
   it('recognises driver messages for broken connections', () => {
     expect(

@@ -1,6 +1,7 @@
 import {
   AbortedError,
   ConnectionFailedError,
+  DuplicateEventIdError,
   EventStoreError,
   QueryFailedError,
   ReadOnlyPrimaryError,
@@ -9,6 +10,7 @@ import {
   TimeoutError,
 } from './errors.js';
 import type { ServerRole } from './event-store.js';
+import { EVENT_IDS_TAKEN } from './migrations/index.js';
 
 /** Node socket errors that mean the server could not be reached or dropped the connection. */
 const NETWORK_CODES = new Set([
@@ -23,7 +25,17 @@ const NETWORK_CODES = new Set([
 
 /** Driver messages (pg, postgres.js, neon, Neon's proxy) for a connection that failed, timed out or closed. */
 const CONNECTION_MESSAGE =
-  /connection (terminated|timeout|timed out|closed|ended|refused)|timeout expired|timeout waiting for server|error connecting to (server|database)|CONNECTION_(CLOSED|ENDED|DESTROYED)|CONNECT_TIMEOUT|Client has encountered a connection error|socket hang up|websocket/i;
+  /connection (terminated|timeout|timed out|closed|ended|refused)|timeout exceeded when trying to connect|timeout expired|timeout waiting for server|error connecting to (server|database)|CONNECTION_(CLOSED|ENDED|DESTROYED)|CONNECT_TIMEOUT|Client has encountered a connection error|socket hang up|websocket/i;
+
+/** Socket errors of a connect that never got through: no statement can have been sent. */
+const REFUSED_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EHOSTUNREACH', 'EAI_AGAIN']);
+
+/**
+ * Driver messages of a connect that did not finish, or of a pool with no free connection (pg's "timeout
+ * exceeded when trying to connect"): the statement was never sent.
+ */
+const NOT_CONNECTED_MESSAGE =
+  /timeout exceeded when trying to connect|connection timeout|CONNECT_TIMEOUT|timeout expired|error connecting to/i;
 
 /** The SQLSTATE of a driver error, when it carries one. */
 export function sqlStateOf(error: unknown): string | undefined {
@@ -51,6 +63,31 @@ export function isConnectionFailure(error: unknown, depth = 0): boolean {
   return inner.some((wrapped) => wrapped != null && isConnectionFailure(wrapped, depth + 1));
 }
 
+/** The constraint a driver error names (pg and Neon: `constraint`, postgres.js: `constraint_name`). */
+function constraintOf(error: unknown): string {
+  const { constraint, constraint_name } = (error ?? {}) as Record<string, unknown>;
+  const name = constraint ?? constraint_name;
+  return typeof name === 'string' ? name : '';
+}
+
+/**
+ * Whether a connection failure happened before any statement could be sent: a refused or unresolvable
+ * connect, a connect timeout, a server that refused the session (08001, 08004, 57P03, 53300), a pool with
+ * no free connection. Anything else (a reset, an end of stream, a terminated backend) may have come after
+ * the statement reached the server. Errors are followed a few levels down, as in `isConnectionFailure`.
+ */
+export function failedBeforeSending(error: unknown, depth = 0): boolean {
+  const sqlState = sqlStateOf(error);
+  if (sqlState) return ['08001', '08004', '57P03', '53300'].includes(sqlState);
+  const { code, errno, message, cause, sourceError } = (error ?? {}) as Record<string, unknown>;
+  if (typeof code === 'string' && (REFUSED_CODES.has(code) || NOT_CONNECTED_MESSAGE.test(code))) return true;
+  if (typeof errno === 'string' && REFUSED_CODES.has(errno)) return true;
+  if (typeof message === 'string' && NOT_CONNECTED_MESSAGE.test(message)) return true;
+  if (depth >= 3) return false;
+  const inner = [cause, sourceError, ...(error instanceof AggregateError ? error.errors : [])];
+  return inner.some((wrapped) => wrapped != null && failedBeforeSending(wrapped, depth + 1));
+}
+
 /**
  * Turns anything a driver threw into the typed error family. The one place that knows SQLSTATEs:
  * adapters pass driver errors through untouched. Messages never contain values; the driver error is
@@ -71,6 +108,9 @@ export function toEventStoreError(
   }
   const sqlState = sqlStateOf(error);
   if (sqlState === '25006') return new ReadOnlyPrimaryError(operation, error);
+  if (sqlState === EVENT_IDS_TAKEN || (sqlState === '23505' && /_id_idx$/.test(constraintOf(error)))) {
+    return new DuplicateEventIdError(operation, error);
+  }
   if (sqlState === '57014' || sqlState === '55P03') return new TimeoutError(operation, error);
   if (sqlState === '42P01' || sqlState === '42883' || sqlState === '3F000')
     return new SchemaMissingError(operation, error);

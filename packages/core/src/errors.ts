@@ -19,6 +19,8 @@ export type EventStoreErrorCode =
   | 'SCHEMA_MISSING'
   | 'SCHEMA_DRIFT'
   | 'CONNECTION_FAILED'
+  | 'APPEND_OUTCOME_UNKNOWN'
+  | 'DUPLICATE_EVENT_ID'
   | 'QUERY_FAILED';
 
 /** Base class of every error thrown by the store. */
@@ -124,8 +126,8 @@ export class ReplicaUnavailableError extends EventStoreError {
 }
 
 /**
- * A write reached a read-only server (SQLSTATE 25006). The server configured as primary is a standby:
- * the primary and replica were probably swapped, or a failover happened.
+ * A write or a strong read reached a read-only server (SQLSTATE 25006). The server configured as primary
+ * is a standby: the primary and replica were probably swapped, or a failover happened.
  */
 export class ReadOnlyPrimaryError extends EventStoreError {
   constructor(operation: string, cause: unknown) {
@@ -187,6 +189,39 @@ export class ConnectionFailedError extends EventStoreError {
       cause,
       retryable: true,
     });
+  }
+}
+
+/**
+ * The connection was lost after the append was sent: it may have committed or not. When every event of
+ * the append carries an `id`, retrying the same append is safe (`retryable: true`): if the first attempt
+ * committed, the retry returns its positions instead of storing the events again. Without ids a retry
+ * could store them twice (`retryable: false`): read the boundary first to see whether they are there.
+ */
+export class AppendOutcomeUnknownError extends EventStoreError {
+  constructor(operation: string, idempotent: boolean, cause: unknown) {
+    super(
+      'APPEND_OUTCOME_UNKNOWN',
+      `${operation}: the connection to the primary was lost after the append was sent; it may have committed` +
+        (idempotent
+          ? ' (its events have ids: retrying it is safe)'
+          : ' (its events have no ids: check the boundary before retrying)'),
+      { cause, retryable: idempotent },
+    );
+  }
+}
+
+/**
+ * Some of the append's event ids are stored already, by another append (or in another order): the append
+ * is not a retry of an earlier one, and nothing was inserted. Ids must be unique in the table.
+ */
+export class DuplicateEventIdError extends EventStoreError {
+  constructor(operation: string, cause: unknown) {
+    super(
+      'DUPLICATE_EVENT_ID',
+      `${operation}: some of the events' ids are stored already by another append; nothing was appended`,
+      { cause },
+    );
   }
 }
 

@@ -12,30 +12,45 @@ function column(row: Row, name: string): string {
 
 /** Decodes a row of the query statement (every column selected as text). */
 export function decodeEvent(row: Row): StoredEvent {
-  return {
+  const event = {
     sequenceNumber: BigInt(column(row, 'sequence_number')),
     type: column(row, 'event_type'),
     occurredAt: new Date(Number(column(row, 'occurred_at_ms'))),
     payload: JSON.parse(column(row, 'payload')) as JsonObject,
     metadata: JSON.parse(column(row, 'metadata')) as JsonObject,
   };
+  const id = row.id;
+  return typeof id === 'string' ? { ...event, id } : event;
 }
 
+/** The max the append function reports for an append whose event ids an earlier append stored. */
+const REPLAYED = -1n;
+
 /**
- * Decodes the result of the append statement for `batch`: each append's max, then the positions of the
- * appends whose max was the expected one, in batch order.
+ * Decodes the result of the append statement for `batch` (see `appendStatement`): each append's max, then
+ * the positions of the appends whose max was the expected one, then those of the replayed appends (an
+ * earlier append stored their events: their positions, reported as a success with the expected max).
  */
 export function decodeAppendOutcomes(
   rows: readonly Row[],
   batch: readonly { readonly expected: bigint; readonly events: readonly unknown[] }[],
 ): AppendOutcome[] {
   const numbers = decodeBigintArray(column(rows[0] ?? {}, 'result'));
-  let next = batch.length;
+  const maxima = numbers.slice(0, batch.length);
+  let inserted = batch.length;
+  let replayed =
+    inserted +
+    batch.reduce(
+      (sum, { expected, events }, index) => sum + (maxima[index] === expected ? events.length : 0),
+      0,
+    );
   return batch.map(({ expected, events }, index) => {
-    const max = numbers[index] as bigint;
-    if (max !== expected) return { max, positions: undefined };
+    const max = maxima[index] as bigint;
+    if (max !== expected && max !== REPLAYED) return { max, positions: undefined };
+    const next = max === REPLAYED ? replayed : inserted;
     const positions = numbers.slice(next, next + events.length);
-    next += events.length;
+    if (max === REPLAYED) replayed += events.length;
+    else inserted += events.length;
     if (positions.length !== events.length) {
       throw new QueryFailedError(
         'eventstore.append: the append function returned too few positions',
@@ -43,7 +58,7 @@ export function decodeAppendOutcomes(
         undefined,
       );
     }
-    return { max, positions };
+    return { max: expected, positions };
   });
 }
 

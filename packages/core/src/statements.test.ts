@@ -3,6 +3,7 @@ import { appendRequest } from './append-request.js';
 import { P } from './filter.js';
 import { buildEventFilter } from './filter-builder.js';
 import { filterKeys } from './lock-keys.js';
+import { decodeAppendOutcomes } from './rows.js';
 import {
   appendStatement,
   cancelBackendStatement,
@@ -83,6 +84,7 @@ describe('statements', () => {
     expect(batch.values[2]).toBe('false');
     expect((batch.values[3] as string).match(/coalesce\(greatest\(/g)).toHaveLength(2);
     expect(batch.values[5]).toBe('{7,0}');
+    expect(batch.values[7]).toBe('false');
     const events = JSON.parse(batch.values[6] as string);
     expect(events.map((appended: unknown[]) => appended.length)).toEqual([1, 2]);
     expect(events[1][0]).toEqual({
@@ -91,6 +93,31 @@ describe('statements', () => {
       payload: { BookID: 'b-2' },
       metadata: {},
     });
+  });
+
+  it('append events with ids: the ids go with the events, and the function is told to look them up', () => {
+    const id = '0b7e6f5a-1c2d-4e3f-8a9b-0c1d2e3f4a5b';
+    const identified = buildStorableEvent({ type: 'T', occurredAt: new Date(0), payload: {}, id });
+    const batch = appendStatement(names, [appendRequest(filter, 0n, [identified])]);
+    expect(JSON.parse(batch.values[6] as string)[0][0].id).toBe(id);
+    expect(batch.values[7]).toBe('true');
+  });
+
+  it('decode an append result: maxima, then inserted positions, then the positions of replayed appends', () => {
+    const two = [event, event];
+    const outcomes = decodeAppendOutcomes(
+      [{ result: '{3,-1,9,4,5,11,12}' }],
+      [
+        { expected: 3n, events: two },
+        { expected: 0n, events: two },
+        { expected: 8n, events: [event] },
+      ],
+    );
+    expect(outcomes).toEqual([
+      { max: 3n, positions: [4n, 5n] },
+      { max: 0n, positions: [11n, 12n] },
+      { max: 9n, positions: undefined },
+    ]);
   });
 
   it('quote text array elements, escaping quotes and backslashes', () => {

@@ -16,7 +16,7 @@ import type { TableNames } from './table-name.js';
 
 const eventColumns = (table: string) => `${table}.sequence_number::text AS sequence_number, event_type,
   floor(extract(epoch FROM occurred_at) * 1000)::bigint::text AS occurred_at_ms,
-  payload::text AS payload, metadata::text AS metadata`;
+  payload::text AS payload, metadata::text AS metadata, id::text AS id`;
 
 /**
  * Reads the events matching `filter` in position order. Eventual: one plain SELECT, no lock. Strong
@@ -37,7 +37,7 @@ export function queryStatement(names: TableNames, filter: EventFilter, barrier: 
   return {
     ...reusable(
       'es.query.strong',
-      `SELECT sequence_number, event_type, occurred_at_ms, payload, metadata
+      `SELECT sequence_number, event_type, occurred_at_ms, payload, metadata, id
 FROM ${names.derived('_read')}($1::text::text[], $2::text, $3::text::text[])`,
     ),
     values: [textArray(filterKeys(filter)), query, textArray(params.values)],
@@ -46,8 +46,9 @@ FROM ${names.derived('_read')}($1::text::text[], $2::text, $3::text::text[])`,
 
 /**
  * A batch of guarded appends in one call (see `fitsBatch` for which appends may share one). The result
- * is one bigint[] as text: each append's max, then the positions of the appends whose max was the
- * expected one, in batch order.
+ * is one bigint[] as text: each append's max (-1 for an append whose event ids an earlier append stored),
+ * then the positions of the appends whose max was the expected one, then the stored positions of the
+ * replayed ones, each in batch order.
  */
 export function appendStatement(names: TableNames, batch: readonly AppendRequest[]): Statement {
   const exclusive = new Set<string>();
@@ -64,12 +65,13 @@ export function appendStatement(names: TableNames, batch: readonly AppendRequest
       occurredAt: event.occurredAt.toISOString(),
       payload: event.payload,
       metadata: event.metadata,
+      ...(event.id === undefined ? {} : { id: event.id }),
     })),
   );
   return {
     ...reusable(
       'es.append',
-      `SELECT ${names.derived('_append')}($1::text::text[], $2::text::text[], $3::text::boolean, $4::text, $5::text::text[], $6::text::bigint[], $7::text::jsonb)::text AS result`,
+      `SELECT ${names.derived('_append')}($1::text::text[], $2::text::text[], $3::text::boolean, $4::text, $5::text::text[], $6::text::bigint[], $7::text::jsonb, $8::text::boolean)::text AS result`,
     ),
     values: [
       textArray([...exclusive]),
@@ -79,6 +81,7 @@ export function appendStatement(names: TableNames, batch: readonly AppendRequest
       textArray(params.values),
       `{${batch.map((request) => request.expected.toString()).join(',')}}`,
       JSON.stringify(events),
+      String(batch.some((request) => request.events.some((event) => event.id !== undefined))),
     ],
   };
 }

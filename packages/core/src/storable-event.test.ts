@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import { appendRequest } from './append-request.js';
 import { InvalidEventError } from './errors.js';
+import { buildEventFilter } from './filter-builder.js';
 import { buildStorableEvent } from './storable-event.js';
 
 const at = new Date('2024-01-02T03:04:05.678Z');
@@ -35,6 +37,30 @@ describe('buildStorableEvent', () => {
     ['an array metadata', { type: 'T', occurredAt: at, payload: {}, metadata: [] }],
   ])('rejects %s with InvalidEventError', (_, input) => {
     expect(() => buildStorableEvent(input as never)).toThrow(InvalidEventError);
+  });
+
+  it('takes an optional UUID id, in lower case, and refuses anything else without echoing it', () => {
+    const id = '0B7E6F5A-1C2D-4E3F-8A9B-0C1D2E3F4A5B';
+    expect(buildStorableEvent({ type: 'T', occurredAt: at, payload: {}, id }).id).toBe(id.toLowerCase());
+    expect('id' in buildStorableEvent({ type: 'T', occurredAt: at, payload: {} })).toBe(false);
+    for (const bad of ['secret-not-a-uuid', `${id}0`, '', 42]) {
+      const build = () => buildStorableEvent({ type: 'T', occurredAt: at, payload: {}, id: bad as string });
+      expect(build).toThrow(InvalidEventError);
+      expect(build).toThrow(/id must be a UUID/);
+      expect(build).not.toThrow(/secret/);
+    }
+  });
+
+  it('refuses an append whose events have ids in part, or the same id twice', () => {
+    const id = '0b7e6f5a-1c2d-4e3f-8a9b-0c1d2e3f4a5b';
+    const withId = buildStorableEvent({ type: 'T', occurredAt: at, payload: {}, id });
+    const without = buildStorableEvent({ type: 'T', occurredAt: at, payload: {} });
+    const filter = buildEventFilter().matching().anyEventTypeOf('T').finalize();
+    expect(() => appendRequest(filter, 0n, [withId, without])).toThrow(
+      /every event of an append has an id or none/,
+    );
+    expect(() => appendRequest(filter, 0n, [withId, withId])).toThrow(/the same id/);
+    expect(appendRequest(filter, 0n, [withId]).events).toHaveLength(1);
   });
 
   it('accepts JSON text of an object for payload and metadata, and rejects other text', () => {

@@ -24,6 +24,11 @@ export interface StorableEvent {
   readonly occurredAt: Date;
   readonly payload: JsonObject;
   readonly metadata: JsonObject;
+  /**
+   * The event's id, a UUID in lower case, when it was given one: unique in the table. An append whose
+   * events all carry ids is idempotent (see `AppendOutcomeUnknownError`).
+   */
+  readonly id?: string;
 }
 
 /** An event read back from the store. */
@@ -38,6 +43,8 @@ export interface StorableEventInput {
   readonly occurredAt: Date;
   readonly payload: JsonObject | string;
   readonly metadata?: JsonObject | string;
+  /** A UUID (any version, any case) that identifies the event: an append of it can be retried safely. */
+  readonly id?: string;
 }
 
 /**
@@ -45,8 +52,8 @@ export interface StorableEventInput {
  * valid `Date` within `OCCURRED_AT_RANGE`, and payload and metadata that are plain JSON objects (no
  * `undefined`, functions, bigints, NaN or cycles, nested at most `MAX_JSON_DEPTH` deep) or JSON text of one
  * (parsed here, so stored events always hold objects; text with an integer that a JavaScript number
- * cannot hold exactly is refused rather than rounded). Throws `InvalidEventError`, whose message names the
- * problem but never contains the payload.
+ * cannot hold exactly is refused rather than rounded), and an optional `id` that is a UUID. Throws
+ * `InvalidEventError`, whose message names the problem but never contains the payload or the id.
  */
 export function buildStorableEvent(input: StorableEventInput): StorableEvent {
   const typeProblem =
@@ -60,8 +67,15 @@ export function buildStorableEvent(input: StorableEventInput): StorableEvent {
   }
   const payload = toJsonObject(input.payload, `event "${input.type}": payload`);
   const metadata = toJsonObject(input.metadata ?? {}, `event "${input.type}": metadata`);
-  return Object.freeze({ type: input.type, occurredAt: new Date(input.occurredAt), payload, metadata });
+  const event = { type: input.type, occurredAt: new Date(input.occurredAt), payload, metadata };
+  if (input.id === undefined) return Object.freeze(event);
+  if (typeof input.id !== 'string' || !UUID.test(input.id)) {
+    throw new InvalidEventError(`event "${input.type}": id must be a UUID string (8-4-4-4-12 hex digits)`);
+  }
+  return Object.freeze({ ...event, id: input.id.toLowerCase() });
 }
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 function toJsonObject(input: unknown, what: string): JsonObject {
   const fail = (problem: string): never => {

@@ -10,6 +10,13 @@ const sqlOf = new WeakMap<object, postgres.Sql>();
 /** Kysely on postgres.js through `kysely-postgres-js`. */
 runConformance<Kysely<Record<string, never>>>({
   name: 'kysely (PostgresJSDialect, postgres.js)',
+  skip: {
+    'unknown-outcomes':
+      'postgres.js 3.4.9 poisons its pool when a reserved connection whose socket closed is released ' +
+      '(porsager/postgres#1199, #1208): the next query given that connection never settles, and a TypeError ' +
+      'escapes from a timer. kysely-postgres-js reserves a connection for every query, so after a lost ' +
+      'reply the retry hangs; the store cannot reach the pool to work around it (see the README)',
+  },
   setup: () => ({
     connect: (url, options) => {
       const sql = postgres(url, {

@@ -16,6 +16,8 @@ runConformance<Kysely<Record<string, never>>>({
       });
       // Idle clients emit 'error' when their server stops; unhandled, that would crash the process.
       pool.on('error', () => {});
+      // A checked-out client whose connection breaks emits 'error' too (the query fails either way).
+      pool.on('connect', (client) => client.on('error', () => {}));
       return new Kysely({ dialect: new PostgresDialect({ pool }) });
     },
     // Ends the pool (a handle that never ran a query has no connections to close).

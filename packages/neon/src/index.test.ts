@@ -110,7 +110,7 @@ describe('the Pool driver (fromNeonPool)', () => {
     const pool: NeonPoolLike = {
       options: {},
       query: rows,
-      connect: async () => ({ query: rows, release: () => {} }),
+      connect: async () => ({ query: rows, release: () => {}, on: () => {}, removeListener: () => {} }),
       on: () => undefined,
       listenerCount: () => 1,
     };

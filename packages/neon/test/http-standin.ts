@@ -82,6 +82,7 @@ export async function startNeonHttpStandIn(
         types: rawText,
       });
       pool.on('error', () => {});
+      pool.on('connect', (client) => client.on('error', () => {})); // a broken checked-out client too
       pools.set(connectionString, pool);
     }
     return pool;

@@ -30,6 +30,8 @@ export interface PgQueryConfig {
 export interface PgPoolClientLike {
   query(config: PgQueryConfig): Promise<{ rows: Row[] }>;
   release(): void;
+  on(event: 'error', listener: (error: Error) => void): unknown;
+  removeListener(event: 'error', listener: (error: Error) => void): unknown;
 }
 
 /** The part of a node-postgres `Pool` the adapter uses. */
@@ -130,9 +132,14 @@ export function pgDriver(pool: PgPoolLike, name = 'pg'): Driver {
       (late) => late.release(),
       signal,
     );
+    // A checked-out client whose connection breaks emits 'error' besides failing its query; unhandled,
+    // that would crash the process (pg-pool listens only while a client is idle, or inside pool.query).
+    const broken = () => {};
+    client.on('error', broken);
     try {
       return await use(client);
     } finally {
+      client.removeListener('error', broken);
       client.release();
     }
   };

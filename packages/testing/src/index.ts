@@ -1,4 +1,5 @@
 export type { Cluster, ClusterMode, StartClusterOptions } from './cluster.js';
+export { type FaultProxy, startFaultProxy } from './fault-proxy.js';
 export type { SilentServer } from './silent-server.js';
 export { startSilentServer } from './silent-server.js';
 export { startCluster } from './start-cluster.js';

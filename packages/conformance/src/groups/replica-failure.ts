@@ -134,7 +134,7 @@ export function replicaFailure<H>(suite: ConformanceSuite<H>, test: RegisterTest
     }
   }, 20_000);
 
-  test('writes that reach a read-only server (replica given as primary) fail with ReadOnlyPrimaryError', async () => {
+  test('writes and strong reads that reach a read-only server (replica given as primary) fail with ReadOnlyPrimaryError', async () => {
     // The table exists on both servers (migrated on the real primary, replayed), then a store is built swapped.
     const { tableName, table } = await suite.newStore('single');
     await suite.cluster.waitForReplay();
@@ -149,6 +149,9 @@ export function replicaFailure<H>(suite: ConformanceSuite<H>, test: RegisterTest
       'READ_ONLY_PRIMARY',
     );
     expect(error.message).toMatch(/swap/i);
+    // A strong read answered by a standby could be stale: refused the same way, in the same round trip.
+    await expectFailure(() => swapped.store.query(withStrongConsistency(), book1), 'READ_ONLY_PRIMARY');
+    await expectFailure(() => swapped.store.query(undefined, book1), 'READ_ONLY_PRIMARY');
     const single = suite.adapter.fromSingle(suite.replica, { tableName });
     await expectFailure(
       () => single.append(undefined, book1, 0n, bookEvent(ADDED, { BookID: BOOK_1 })),

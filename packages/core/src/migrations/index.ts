@@ -2,6 +2,7 @@ import type { TableNames } from '../table-name.js';
 import type { SqlFunction } from './sql-function.js';
 import { step1Statements } from './v1.js';
 import { step2Functions, step2Statements } from './v2.js';
+import { step3Functions, step3Statements } from './v3.js';
 
 /**
  * The schema as versioned migration steps. Each step is a list of statements run in one transaction
@@ -32,6 +33,12 @@ export const MIGRATIONS: readonly Migration[] = [
     statements: step2Statements,
     functions: step2Functions,
   },
+  {
+    version: 3,
+    description: 'event ids for idempotent appends; strong reads refused on a standby',
+    statements: step3Statements,
+    functions: step3Functions,
+  },
 ];
 
 /** The functions the latest steps define, by suffix: what an up-to-date database must have. */
@@ -49,3 +56,4 @@ export function migrationsTable(names: TableNames): string {
 }
 
 export { NEEDS_READ_COMMITTED } from './v2.js';
+export { EVENT_IDS_TAKEN } from './v3.js';

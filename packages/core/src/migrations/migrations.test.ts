@@ -24,9 +24,11 @@ describe('migrations', () => {
 
   it('installs every function it expects with the exact body it will check', () => {
     const names = parseTableName('app.events');
-    const ddl = migrationStepStatements(names, 2).map((statement) => statement.text);
+    const ddl = MIGRATIONS.flatMap((step) => migrationStepStatements(names, step.version)).map(
+      (statement) => statement.text,
+    );
     for (const fn of expectedFunctions(names)) {
-      const created = ddl.find((text) =>
+      const created = ddl.findLast((text) =>
         text.startsWith(`CREATE OR REPLACE FUNCTION "app"."events${fn.suffix}"(`),
       );
       expect(created, fn.suffix).toBeDefined();
@@ -48,16 +50,18 @@ describe('migrations', () => {
         { name: 'occurred_at', type: 'timestamp with time zone', notNull: true, default: null },
         { name: 'payload', type: 'jsonb', notNull: true, default: null },
         { name: 'metadata', type: 'jsonb', notNull: true, default: "'{}'::jsonb" },
+        { name: 'id', type: 'uuid', notNull: false, default: null },
         { name: 'extra', type: 'text', notNull: false, default: null },
       ],
       indexes: [
-        ['events_pkey', 'btree (sequence_number)', null],
-        ['events_event_type_idx', 'btree (event_type, sequence_number)', null],
-        ['events_occurred_at_idx', 'btree (occurred_at)', null],
-        ['events_payload_idx', 'gin (payload jsonb_path_ops)', ['fastupdate=off']],
-      ].map(([name, using, options]) => ({
+        ['events_pkey', 'btree (sequence_number)', null, 'UNIQUE '],
+        ['events_event_type_idx', 'btree (event_type, sequence_number)', null, ''],
+        ['events_occurred_at_idx', 'btree (occurred_at)', null, ''],
+        ['events_payload_idx', 'gin (payload jsonb_path_ops)', ['fastupdate=off'], ''],
+        ['events_id_idx', 'btree (id)', null, 'UNIQUE ', ' WHERE (id IS NOT NULL)'],
+      ].map(([name, using, options, unique, where]) => ({
         name,
-        definition: `CREATE INDEX ${name} ON public.events USING ${using}${options ? ` WITH (${options})` : ''}`,
+        definition: `CREATE ${unique}INDEX ${name} ON public.events USING ${using}${options ? ` WITH (${options})` : ''}${where ?? ''}`,
         options,
         valid: true,
       })),
@@ -91,13 +95,31 @@ describe('migrations', () => {
       expect(problems((state) => state.functions.pop())).toEqual([
         'function events_lock_inserted() is missing',
       ]);
-      expect(problems((state) => state.indexes.pop())).toEqual(['index events_payload_idx is missing']);
+      expect(problems((state) => state.indexes.splice(3, 1))).toEqual([
+        'index events_payload_idx is missing',
+      ]);
       expect(
         problems((state) => {
           const gin = state.indexes[3];
           if (gin) gin.options = null;
         }),
-      ).toEqual(['index events_payload_idx is not USING gin (payload jsonb_path_ops) WITH (fastupdate=off)']);
+      ).toEqual([
+        'index events_payload_idx is not an index USING gin (payload jsonb_path_ops) WITH (fastupdate=off)',
+      ]);
+      expect(
+        problems((state) => {
+          const ids = state.indexes[4];
+          if (ids)
+            ids.definition =
+              'CREATE INDEX events_id_idx ON public.events USING btree (id) WHERE (id IS NOT NULL)';
+        }),
+      ).toEqual(['index events_id_idx is not a UNIQUE index USING btree (id) WHERE (id IS NOT NULL)']);
+      expect(
+        problems((state) => {
+          const id = state.columns.find((column) => column.name === 'id');
+          if (id) id.notNull = true;
+        }),
+      ).toEqual(['column id is not uuid NULL, no default']);
       expect(
         problems((state) => {
           const gin = state.indexes[3];

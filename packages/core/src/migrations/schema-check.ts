@@ -52,12 +52,13 @@ interface InstalledState {
   sequence: { increment: number; cache: number; named: boolean } | null;
 }
 
-const COLUMNS: readonly [name: string, type: string, hasDefault: RegExp | null][] = [
-  ['sequence_number', 'bigint', /^nextval\(/],
-  ['event_type', 'text', null],
-  ['occurred_at', 'timestamp with time zone', null],
-  ['payload', 'jsonb', null],
-  ['metadata', 'jsonb', /^'\{\}'::jsonb$/],
+const COLUMNS: readonly [name: string, type: string, notNull: boolean, hasDefault: RegExp | null][] = [
+  ['sequence_number', 'bigint', true, /^nextval\(/],
+  ['event_type', 'text', true, null],
+  ['occurred_at', 'timestamp with time zone', true, null],
+  ['payload', 'jsonb', true, null],
+  ['metadata', 'jsonb', true, /^'\{\}'::jsonb$/],
+  ['id', 'uuid', false, null],
 ];
 
 /** BEFORE (2) | ROW (1) | INSERT (4), as pg_trigger.tgtype encodes it. */
@@ -70,30 +71,37 @@ const BEFORE_INSERT_ROW = 7;
 export function schemaProblems(names: TableNames, stateJson: string): string[] {
   const state = JSON.parse(stateJson) as InstalledState;
   const problems: string[] = [];
-  for (const [name, type, hasDefault] of COLUMNS) {
+  for (const [name, type, notNull, hasDefault] of COLUMNS) {
     const column = state.columns.find((candidate) => candidate.name === name);
     if (!column) problems.push(`column ${name} is missing`);
     else if (
       column.type !== type ||
-      !column.notNull ||
-      (hasDefault?.test(column.default ?? '') ?? true) !== true
+      column.notNull !== notNull ||
+      (hasDefault ? hasDefault.test(column.default ?? '') : column.default === null) !== true
     ) {
-      problems.push(`column ${name} is not ${type} NOT NULL${hasDefault ? ' with its default' : ''}`);
+      const shape = `${type}${notNull ? ' NOT NULL' : ' NULL'}${hasDefault ? ' with its default' : ', no default'}`;
+      problems.push(`column ${name} is not ${shape}`);
     }
   }
-  const indexes: readonly [suffix: string, definition: string, options: string | null][] = [
-    ['_pkey', 'btree (sequence_number)', null],
-    ['_event_type_idx', 'btree (event_type, sequence_number)', null],
-    ['_occurred_at_idx', 'btree (occurred_at)', null],
-    ['_payload_idx', 'gin (payload jsonb_path_ops)', 'fastupdate=off'],
+  const indexes: readonly [suffix: string, definition: string, options: string | null, unique: boolean][] = [
+    ['_pkey', 'btree (sequence_number)', null, true],
+    ['_event_type_idx', 'btree (event_type, sequence_number)', null, false],
+    ['_occurred_at_idx', 'btree (occurred_at)', null, false],
+    ['_payload_idx', 'gin (payload jsonb_path_ops)', 'fastupdate=off', false],
+    ['_id_idx', 'btree (id) WHERE (id IS NOT NULL)', null, true],
   ];
-  for (const [suffix, definition, options] of indexes) {
+  for (const [suffix, definition, options, unique] of indexes) {
     const name = identifier(`${names.bare}${suffix}`);
     const index = state.indexes.find((candidate) => candidate.name === name);
-    const found = index && / USING (.*?)(?: WITH \(.*\))?$/.exec(index.definition)?.[1];
+    const found = index && / USING (.*?)(?: WITH \(.*?\))?( WHERE .*)?$/.exec(index.definition);
+    const kind = `${unique ? 'a UNIQUE index' : 'an index'} USING ${definition}${options ? ` WITH (${options})` : ''}`;
     if (!index) problems.push(`index ${name} is missing`);
-    else if (found !== definition || (index.options ?? []).join(',') !== (options ?? '')) {
-      problems.push(`index ${name} is not USING ${definition}${options ? ` WITH (${options})` : ''}`);
+    else if (
+      `${found?.[1]}${found?.[2] ?? ''}` !== definition ||
+      index.definition.startsWith('CREATE UNIQUE INDEX') !== unique ||
+      (index.options ?? []).join(',') !== (options ?? '')
+    ) {
+      problems.push(`index ${name} is not ${kind}`);
     } else if (!index.valid) problems.push(`index ${name} is not valid (a failed concurrent build?)`);
   }
   for (const fn of expectedFunctions(names)) {

@@ -30,7 +30,7 @@ import { createFunction, type SqlFunction } from './sql-function.js';
 export const NEEDS_READ_COMMITTED = 'ES001';
 
 /** The transaction-local setting that tells the trigger an insert comes from `<table>_append`. */
-const APPEND_FLAG = 'es.locked_append';
+export const APPEND_FLAG = 'es.locked_append';
 
 /** Distinct keys a transaction of plain INSERTs locks one by one before it escalates. */
 const RAW_ESCALATE_AFTER = 128;
@@ -87,7 +87,7 @@ $do$`;
 }
 
 /** Drops every overload of the named functions in the table's schema. */
-function dropFunctions({ table, bare }: TableNames, suffixes: readonly string[]): string {
+export function dropFunctions({ table, bare }: TableNames, suffixes: readonly string[]): string {
   const list = suffixes.map((suffix) => `'${bare}${suffix}'`).join(', ');
   return `DO $do$
 DECLARE
@@ -109,7 +109,12 @@ $do$`;
  * keys (a key in both is taken exclusively), `escalation` a boolean expression for the escalation key
  * (true: exclusive, false: shared) or undefined to leave it alone.
  */
-function lockStatement(configured: string, exclusive: string, shared: string, escalation?: string): string {
+export function lockStatement(
+  configured: string,
+  exclusive: string,
+  shared: string,
+  escalation?: string,
+): string {
   const last =
     escalation === undefined
       ? ''
@@ -123,7 +128,7 @@ function lockStatement(configured: string, exclusive: string, shared: string, es
   ) AS held;`;
 }
 
-const readCommittedCheck = `IF current_setting('transaction_isolation') <> 'read committed' THEN
+export const readCommittedCheck = `IF current_setting('transaction_isolation') <> 'read committed' THEN
     RAISE EXCEPTION 'the event store needs READ COMMITTED; this transaction runs %', current_setting('transaction_isolation')
       USING ERRCODE = '${NEEDS_READ_COMMITTED}';
   END IF;`;
