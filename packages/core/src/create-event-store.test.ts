@@ -189,6 +189,32 @@ describe('createEventStore routing (recording drivers)', () => {
     }
   });
 
+  it('bounds every read and append by its own timeouts, whatever the driver does', async () => {
+    const hanging: Driver = {
+      name: 'hanging',
+      query: () => new Promise(() => {}), // never settles, not even when aborted
+      transaction: (fn) => fn(hanging),
+    };
+    const store = createEventStore(hanging, undefined, { connectTimeoutMs: 20, statementTimeoutMs: 30 });
+    const started = performance.now();
+    await expect(store.query(undefined, filter)).rejects.toMatchObject({ code: 'TIMEOUT', retryable: true });
+    expect(performance.now() - started).toBeLessThan(5_000); // 50 ms asked; only "not forever" is asserted
+    const identified = buildStorableEvent({ ...event, id: '0b7e6f5a-1c2d-4e3f-8a9b-0c1d2e3f4a5b' });
+    // The append was sent and its server answers neither it nor the cancel: the outcome is unknown.
+    await expect(store.append(undefined, filter, 0n, identified)).rejects.toMatchObject({
+      code: 'APPEND_OUTCOME_UNKNOWN',
+      retryable: true,
+    });
+    for (const bad of [0, -1, 1.5, Number.POSITIVE_INFINITY, 2 ** 31]) {
+      expect(() => createEventStore(hanging, undefined, { statementTimeoutMs: bad })).toThrow(
+        /statementTimeoutMs/,
+      );
+      expect(() => createEventStore(hanging, undefined, { connectTimeoutMs: bad })).toThrow(
+        /connectTimeoutMs/,
+      );
+    }
+  });
+
   it('runs a call again in an explicit READ COMMITTED transaction when the session refuses (SQLSTATE ES001)', async () => {
     const sessionDefault = Object.assign(new Error('needs READ COMMITTED'), { code: 'ES001' });
     const log: string[] = [];

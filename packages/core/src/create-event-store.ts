@@ -10,6 +10,7 @@ import {
   InvalidConfigurationError,
   isEventStoreError,
   SchemaDriftError,
+  TimeoutError,
 } from './errors.js';
 import type {
   AppendResult,
@@ -50,6 +51,7 @@ export function createEventStore(
 ): EventStore {
   if (!primary) throw new InvalidConfigurationError('a primary database is required (got undefined or null)');
   const names = parseTableName(options.tableName);
+  const bound = callBound(options);
   const fallbackToPrimary = options.replicaFallback === 'primary';
   const driverFor = (server: ServerRole) => (server === 'replica' ? (replica as Driver) : primary);
 
@@ -118,7 +120,12 @@ export function createEventStore(
         run(
           { operation: 'eventstore.query', ctx, server, fellBack },
           async (signal) => {
-            const { rows } = await raceSignal(readCommitted(driverFor(server), statement, signal), signal);
+            const reading = raceSignal(readCommitted(driverFor(server), statement, signal), signal);
+            const { rows } = await bounded(
+              reading,
+              bound,
+              () => new TimeoutError('eventstore.query', undefined),
+            );
             return toQueryResult(rows);
           },
           (result) => result.events.length,
@@ -148,13 +155,18 @@ export function createEventStore(
       return run(
         { operation: 'eventstore.append', ctx, server: 'primary' },
         // Not raced against the signal: the batch is cancelled on the server, and the call reports what
-        // the database did.
+        // the database did. Past its bound (and a grace for a cancel), its outcome is unknown.
         async (signal) => {
-          const { max, positions } = await batcher.submit(request, signal).catch((error: unknown) => {
+          const idempotent = request.events.every((event) => event.id !== undefined);
+          const unknown = (cause: unknown) =>
+            new AppendOutcomeUnknownError('eventstore.append', idempotent, cause);
+          const submitted = batcher.submit(request, signal).catch((error: unknown) => {
             if (!isConnectionFailure(error) || failedBeforeSending(error)) throw error;
-            const idempotent = request.events.every((event) => event.id !== undefined);
-            throw new AppendOutcomeUnknownError('eventstore.append', idempotent, error);
+            throw unknown(error);
           });
+          const { max, positions } = await bounded(submitted, bound + CANCEL_GRACE_MS, () =>
+            unknown(undefined),
+          );
           if (!positions) throw new ConcurrencyConflictError(request.expected, max);
           return { sequenceNumbers: positions };
         },
@@ -240,6 +252,41 @@ function toSequenceNumber(value: unknown): bigint {
     throw new InvalidArgumentError('append: expectedMaxSequenceNumber must be a bigint between 0 and 2^63-1');
   }
   return position;
+}
+
+/** The default of `StoreOptions.connectTimeoutMs`, for adapters that give it to their pools. */
+export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
+
+/** How much longer than its bound an append may take (a cancel to answer) before its outcome is unknown. */
+const CANCEL_GRACE_MS = 2_000;
+
+/** The bound of a read or an append, in ms: `connectTimeoutMs + statementTimeoutMs` (validated). */
+function callBound(options: StoreOptions): number {
+  const ms = (value: number | undefined, fallback: number, name: string) => {
+    if (value === undefined) return fallback;
+    if (!Number.isSafeInteger(value) || value < 1 || value > 2 ** 30) {
+      throw new InvalidConfigurationError(`${name} must be a whole number of milliseconds from 1 to 2^30`);
+    }
+    return value;
+  };
+  return (
+    ms(options.connectTimeoutMs, DEFAULT_CONNECT_TIMEOUT_MS, 'connectTimeoutMs') +
+    ms(options.statementTimeoutMs, 30_000, 'statementTimeoutMs')
+  );
+}
+
+/**
+ * Settles with `work`, or rejects with `expired()` when `work` has not settled within `ms`. The store's own
+ * bound on a call: a timer, not a signal, so the driver keeps its fast path (only a caller's signal makes
+ * it cancel on the server).
+ */
+function bounded<T>(work: Promise<T>, ms: number, expired: () => Error): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const expiry = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(expired()), ms);
+    timer.unref?.();
+  });
+  return Promise.race([work, expiry]).finally(() => clearTimeout(timer));
 }
 
 /** Rejects as soon as `signal` aborts; the driver is asked to cancel the statement too. */

@@ -41,10 +41,9 @@ describe('toEventStoreError', () => {
 
   it('maps an exhausted pg pool to a retryable connection failure', () => {
     const exhausted = new Error('timeout exceeded when trying to connect');
-    expect(toEventStoreError('q', 'primary', exhausted)).toMatchObject({
-      code: 'CONNECTION_FAILED',
-      retryable: true,
-    });
+    const mapped = toEventStoreError('q', 'primary', exhausted);
+    expect(mapped).toMatchObject({ code: 'CONNECTION_FAILED', retryable: true });
+    expect(mapped.message).toMatch(/primary's pool had no free connection/);
   });
 
   it('tells a failure before sending (refused, connect timeout, full pool) from one that may come after', () => {

@@ -37,6 +37,9 @@ const REFUSED_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EHOSTUNREACH', 'EAI
 const NOT_CONNECTED_MESSAGE =
   /timeout exceeded when trying to connect|connection timeout|CONNECT_TIMEOUT|timeout expired|error connecting to/i;
 
+/** node-postgres' pool (and Neon's, built on it) when no client became free within its connect timeout. */
+const POOL_EXHAUSTED = /timeout exceeded when trying to connect/i;
+
 /** The SQLSTATE of a driver error, when it carries one. */
 export function sqlStateOf(error: unknown): string | undefined {
   const code = (error as { code?: unknown } | null)?.code;
@@ -117,7 +120,12 @@ export function toEventStoreError(
   if (isConnectionFailure(error)) {
     return server === 'replica'
       ? new ReplicaUnavailableError(operation, error)
-      : new ConnectionFailedError(operation, server, error);
+      : new ConnectionFailedError(
+          operation,
+          server,
+          error,
+          POOL_EXHAUSTED.test(String((error as Error)?.message)),
+        );
   }
   return new QueryFailedError(operation, sqlState, error);
 }

@@ -182,13 +182,19 @@ export class SchemaDriftError extends EventStoreError {
   }
 }
 
-/** The server could not be reached or the connection broke. */
+/**
+ * The server could not be reached, the connection broke, or the pool had no free connection in time
+ * (`poolExhausted`). For an append it means the append was not sent (else: `AppendOutcomeUnknownError`).
+ */
 export class ConnectionFailedError extends EventStoreError {
-  constructor(operation: string, server: string, cause: unknown) {
-    super('CONNECTION_FAILED', `${operation}: the ${server} could not be reached or closed the connection`, {
-      cause,
-      retryable: true,
-    });
+  constructor(operation: string, server: string, cause: unknown, poolExhausted = false) {
+    super(
+      'CONNECTION_FAILED',
+      poolExhausted
+        ? `${operation}: the ${server}'s pool had no free connection in time (all in use, or connecting took too long)`
+        : `${operation}: the ${server} could not be reached or closed the connection`,
+      { cause, retryable: true },
+    );
   }
 }
 

@@ -68,6 +68,20 @@ export interface StoreOptions {
    * statement of its own, sent at once.
    */
   readonly appendBatching?: false | { readonly concurrency?: number; readonly maxAppends?: number };
+  /**
+   * How long a call may wait for a connection, in ms (default 10,000), whatever the pool was given.
+   * Adapters whose pools take a connect timeout give it to a pool that has none (`@es/pg`, `@es/neon`);
+   * the store bounds every read and append by `connectTimeoutMs + statementTimeoutMs` in all.
+   */
+  readonly connectTimeoutMs?: number;
+  /**
+   * How long a read or an append may run once connected, in ms (default 30,000). A read past
+   * `connectTimeoutMs + statementTimeoutMs` fails with a retryable `TimeoutError`; an append not answered
+   * 2 s after that fails with `AppendOutcomeUnknownError` (it may still commit). The store's bound does not
+   * cancel the statement on the server (a timer, so that drivers keep their fast path): to cancel, give
+   * the call a signal, e.g. `withTimeout(ctx, ms)`, whose abort cancels it there. `migrate()` is not bounded.
+   */
+  readonly statementTimeoutMs?: number;
 }
 
 /** The event store. Adapters create it; the methods are the same for every driver. */

@@ -9,7 +9,7 @@ export {
   withStrongConsistency,
   withTimeout,
 } from './context.js';
-export { createEventStore } from './create-event-store.js';
+export { createEventStore, DEFAULT_CONNECT_TIMEOUT_MS } from './create-event-store.js';
 export type { Driver, Executor, Row, Statement } from './driver.js';
 export { isConnectionFailure, sqlStateOf, toEventStoreError } from './error-mapper.js';
 export * from './errors.js';

@@ -24,7 +24,11 @@ export type NeonPoolLike = PgPoolLike;
 
 /** A store on one Neon database through a WebSocket `Pool`: every call goes to `pool`. */
 export function fromNeonPool(pool: NeonPoolLike, options?: StoreOptions): EventStore {
-  return createEventStore(pool ? pgDriver(pool, 'neon') : undefined, undefined, options);
+  return createEventStore(
+    pool ? pgDriver(pool, 'neon', options?.connectTimeoutMs) : undefined,
+    undefined,
+    options,
+  );
 }
 
 /**
@@ -38,8 +42,8 @@ export function fromNeonPoolAndReplica(
   options?: StoreOptions,
 ): EventStore {
   return createEventStore(
-    primary ? pgDriver(primary, 'neon') : undefined,
-    replica ? pgDriver(replica, 'neon') : undefined,
+    primary ? pgDriver(primary, 'neon', options?.connectTimeoutMs) : undefined,
+    replica ? pgDriver(replica, 'neon', options?.connectTimeoutMs) : undefined,
     options,
   );
 }

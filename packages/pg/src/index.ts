@@ -1,6 +1,7 @@
 import {
   acquireUnlessAborted,
   createEventStore,
+  DEFAULT_CONNECT_TIMEOUT_MS,
   type Driver,
   type EventStore,
   type Executor,
@@ -118,10 +119,20 @@ function executorFor(pool: PgPoolLike, client: PgPoolClientLike, preparing: Prep
   };
 }
 
-/** Wraps a pool as a core `Driver`; `name` is what hooks report as the driver. */
-export function pgDriver(pool: PgPoolLike, name = 'pg'): Driver {
+/**
+ * Wraps a pool as a core `Driver`; `name` is what hooks report as the driver. A pool without a connect
+ * timeout (`connectionTimeoutMillis` unset or 0: pg waits forever, and a server that accepts TCP but never
+ * answers then holds the pool's slots for good) gets `connectTimeoutMs`, the store option.
+ */
+export function pgDriver(
+  pool: PgPoolLike,
+  name = 'pg',
+  connectTimeoutMs = DEFAULT_CONNECT_TIMEOUT_MS,
+): Driver {
   // An idle client whose server goes away emits 'error' on the pool; unhandled, it would crash the process.
   if (pool.listenerCount('error') === 0) pool.on('error', () => {});
+  const poolOptions = pool.options as { connectionTimeoutMillis?: number };
+  if (!poolOptions.connectionTimeoutMillis) poolOptions.connectionTimeoutMillis = connectTimeoutMs;
   const preparing = new Preparing();
   const withClient = async <T>(
     signal: AbortSignal | undefined,
@@ -156,11 +167,12 @@ export function pgDriver(pool: PgPoolLike, name = 'pg'): Driver {
   };
 }
 
-const driverOf = (pool: PgPoolLike | undefined) => (pool ? pgDriver(pool) : undefined);
+const driverOf = (pool: PgPoolLike | undefined, options: StoreOptions | undefined) =>
+  pool ? pgDriver(pool, 'pg', options?.connectTimeoutMs) : undefined;
 
 /** A store on one PostgreSQL server: every call goes to `pool` (a `pg.Pool`). */
 export function fromPgPool(pool: PgPoolLike, options?: StoreOptions): EventStore {
-  return createEventStore(driverOf(pool), undefined, options);
+  return createEventStore(driverOf(pool, options), undefined, options);
 }
 
 /**
@@ -172,5 +184,5 @@ export function fromPgPoolAndReplica(
   replica: PgPoolLike | undefined,
   options?: StoreOptions,
 ): EventStore {
-  return createEventStore(driverOf(primary), driverOf(replica), options);
+  return createEventStore(driverOf(primary, options), driverOf(replica, options), options);
 }

@@ -1,4 +1,11 @@
-import { buildEventFilter, P, withEventualConsistency, withStrongConsistency } from '@es/core';
+import { randomUUID } from 'node:crypto';
+import {
+  buildEventFilter,
+  buildStorableEvent,
+  P,
+  withEventualConsistency,
+  withStrongConsistency,
+} from '@es/core';
 import { startSilentServer } from '@es/testing';
 import { expect, type TestContext } from 'vitest';
 import { describeError, expectFailure, positionsOf } from '../expectations.js';
@@ -133,6 +140,51 @@ export function replicaFailure<H>(suite: ConformanceSuite<H>, test: RegisterTest
       await silent.close();
     }
   }, 20_000);
+
+  test("a primary that accepts TCP but never answers, on a handle that would wait 6 s: every call ends within the store's bounds", async () => {
+    const silent = await startSilentServer();
+    const bounds = { connectTimeoutMs: 200, statementTimeoutMs: 200 };
+    try {
+      // Closing the handle waits for its connect attempts: 6 s is the handle's bound, not the store's.
+      await suite.withHandle(silent.url, { connectTimeoutMs: 6_000 }, async (primary) => {
+        const store = suite.adapter.fromSingle(primary, { tableName: freshTableName(), ...bounds });
+        const calls: [string, () => Promise<unknown>, readonly string[]][] = [
+          ['a strong read', () => store.query(withStrongConsistency(), book1), ['TIMEOUT']],
+          ['an eventual read', () => store.query(withEventualConsistency(), book1), ['TIMEOUT']],
+          // Refused before sending, or not answered within its bound (unknown: retryable, the event has an id).
+          [
+            'an append',
+            () =>
+              store.append(
+                undefined,
+                book1,
+                0n,
+                buildStorableEvent({
+                  type: ADDED,
+                  occurredAt: new Date(),
+                  payload: { BookID: BOOK_1 },
+                  id: randomUUID(),
+                }),
+              ),
+            ['CONNECTION_FAILED', 'TIMEOUT', 'APPEND_OUTCOME_UNKNOWN'],
+          ],
+        ];
+        for (const [what, call, codes] of calls) {
+          const started = performance.now();
+          const error = await call().then(
+            () => expect.fail(`${what} to a silent server succeeded`),
+            (failure: unknown) => failure as { code?: string; retryable?: boolean },
+          );
+          expect(codes, `${what}: ${describeError(error)}`).toContain(error.code);
+          expect(error.retryable, what).toBe(true);
+          // The bound is 400 ms (+ 2 s for an append's cancel), below the handle's 6 s connect timeout.
+          expect(performance.now() - started, what).toBeLessThan(5_000);
+        }
+      });
+    } finally {
+      await silent.close();
+    }
+  }, 60_000);
 
   test('writes and strong reads that reach a read-only server (replica given as primary) fail with ReadOnlyPrimaryError', async () => {
     // The table exists on both servers (migrated on the real primary, replayed), then a store is built swapped.
