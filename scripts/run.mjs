@@ -45,6 +45,8 @@ function ensureInstalled() {
   run('pnpm', ['install', '--frozen-lockfile']);
 }
 
+const EXAMPLES = ['pg', 'postgresjs', 'neon', 'kysely', 'drizzle'];
+
 const tasks = {
   test: () => {
     run('turbo', ['run', 'build', 'typecheck', 'check:package', '--output-logs=errors-only']);
@@ -61,13 +63,23 @@ const tasks = {
     run('turbo', ['run', 'build', '--filter=@es/example-pg...', '--output-logs=errors-only']);
     run('pnpm', ['--filter', '@es/example-pg', 'start']);
   },
+  // npm run example -- <pg|postgresjs|neon|kysely|drizzle> [script]: an example app (or its other script).
+  example: () => {
+    const [name = 'pg', script = 'start'] = process.argv.slice(3);
+    if (!EXAMPLES.includes(name) || !/^[a-z-]+$/.test(script)) {
+      console.error(`usage: npm run example -- <${EXAMPLES.join('|')}> [start|quick-start]`);
+      process.exit(2);
+    }
+    run('turbo', ['run', 'build', `--filter=@es/example-${name}...`, '--output-logs=errors-only']);
+    run('pnpm', ['--filter', `@es/example-${name}`, script]);
+  },
   bench: () => {
     run('turbo', ['run', 'build', '--filter=@es/bench...', '--output-logs=errors-only']);
     run('pnpm', ['--filter', '@es/bench', 'start']);
   },
 };
 
-const task = tasks[process.argv[2]];
+const task = Object.hasOwn(tasks, process.argv[2] ?? '') ? tasks[process.argv[2]] : undefined;
 if (!task) {
   console.error(`usage: node scripts/run.mjs ${Object.keys(tasks).join('|')}`);
   process.exit(2);
