@@ -24,6 +24,14 @@ function run(command, args) {
   if (result.status !== 0) process.exit(result.status ?? 1);
 }
 
+/** Runs a long step between two progress lines, so that a quiet step never looks like a hang. */
+function step(what, command, args) {
+  const started = Date.now();
+  console.log(`[es] ${what}...`);
+  run(command, args);
+  console.log(`[es] ${what}: done in ${Math.round((Date.now() - started) / 1000)} s`);
+}
+
 function pnpmVersion() {
   try {
     return execFileSync('pnpm', ['--version'], { env, encoding: 'utf8' }).trim();
@@ -42,15 +50,25 @@ function ensureInstalled() {
   const marker = join(root, 'node_modules', '.modules.yaml');
   const lock = join(root, 'pnpm-lock.yaml');
   if (existsSync(marker) && statSync(marker).mtimeMs >= statSync(lock).mtimeMs) return;
-  run('pnpm', ['install', '--frozen-lockfile']);
+  step('installing the workspace dependencies (pnpm, from the lockfile)', 'pnpm', [
+    'install',
+    '--frozen-lockfile',
+  ]);
 }
 
 const EXAMPLES = ['pg', 'postgresjs', 'neon', 'kysely', 'drizzle'];
 
 const tasks = {
   test: () => {
-    run('turbo', ['run', 'build', 'typecheck', 'check:package', '--output-logs=errors-only']);
-    run('biome', ['check', '.']);
+    step('building, type-checking and checking the packages (about a minute on a fresh clone)', 'turbo', [
+      'run',
+      'build',
+      'typecheck',
+      'check:package',
+      '--output-logs=errors-only',
+    ]);
+    step('linting', 'biome', ['check', '.']);
+    console.log('[es] running the tests (each database test file starts its own primary + replica)');
     run('vitest', [
       'run',
       '--reporter=default',
@@ -60,7 +78,12 @@ const tasks = {
     ]);
   },
   demo: () => {
-    run('turbo', ['run', 'build', '--filter=@es/example-pg...', '--output-logs=errors-only']);
+    step('building the demo', 'turbo', [
+      'run',
+      'build',
+      '--filter=@es/example-pg...',
+      '--output-logs=errors-only',
+    ]);
     run('pnpm', ['--filter', '@es/example-pg', 'start']);
   },
   // npm run example -- <pg|postgresjs|neon|kysely|drizzle> [script]: an example app (or its other script).
@@ -70,7 +93,12 @@ const tasks = {
       console.error(`usage: npm run example -- <${EXAMPLES.join('|')}> [start|quick-start]`);
       process.exit(2);
     }
-    run('turbo', ['run', 'build', `--filter=@es/example-${name}...`, '--output-logs=errors-only']);
+    step(`building the ${name} example`, 'turbo', [
+      'run',
+      'build',
+      `--filter=@es/example-${name}...`,
+      '--output-logs=errors-only',
+    ]);
     run('pnpm', ['--filter', `@es/example-${name}`, script]);
   },
   bench: () => {

@@ -17,24 +17,53 @@ export function postmasterPid(dataDir: string): number | undefined {
   }
 }
 
-/** Immediate shutdown (SIGQUIT, by PID) of every tracked server, then removal of the tracked temp dirs. */
+/** Whether a process with this PID still runs (a zombie, which a blocked handler cannot reap, does not). */
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+  try {
+    // Linux: the state follows the command name in parentheses.
+    return !/\) Z /.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return true;
+  }
+}
+
+/** Blocks the thread for `ms` (exit and signal handlers cannot wait asynchronously). */
+function sleepSync(ms: number): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+}
+
+/** How long an exit waits for SIGQUIT'ed servers to be gone before it removes their directories. */
+const SERVER_EXIT_WAIT_MS = 5_000;
+
+/**
+ * Immediate shutdown (SIGQUIT, by PID) of every tracked server; once they are gone (a dying server still
+ * writes into its data directory, which made removing it fail), removal of the tracked temp dirs.
+ */
 function killEverything(): void {
+  const pids: number[] = [];
   for (const dataDir of runningDataDirs) {
     const pid = postmasterPid(dataDir);
-    if (pid !== undefined) {
-      try {
-        process.kill(pid, 'SIGQUIT');
-      } catch {
-        // already gone
-      }
+    if (pid === undefined) continue;
+    try {
+      process.kill(pid, 'SIGQUIT');
+      pids.push(pid);
+    } catch {
+      // already gone
     }
   }
   runningDataDirs.clear();
+  const deadline = Date.now() + SERVER_EXIT_WAIT_MS;
+  while (pids.some(alive) && Date.now() < deadline) sleepSync(20);
   for (const dir of tempDirs) {
     try {
-      rmSync(dir, { recursive: true, force: true });
+      rmSync(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 50 });
     } catch {
-      // a dying server may still write there; nothing more to do at exit
+      // nothing more to do at exit
     }
   }
   tempDirs.clear();
