@@ -9,18 +9,11 @@ import {
   withEventualConsistency,
   withStrongConsistency,
 } from '@es/core';
-import { fromDrizzleAndReplica } from '@es/drizzle';
-import { fromKyselyAndReplica } from '@es/kysely';
-import { fromNeonPoolAndReplica } from '@es/neon';
-import { fromPgPoolAndReplica } from '@es/pg';
-import { fromPostgresJsAndReplica } from '@es/postgresjs';
 import { startWebSocketRelay, type WebSocketRelay } from '@es/testing';
-import { Pool as NeonPool, neonConfig } from '@neondatabase/serverless';
-import { drizzle } from 'drizzle-orm/node-postgres';
-import { Kysely, PostgresDialect } from 'kysely';
-import postgres from 'postgres';
+import { neonConfig } from '@neondatabase/serverless';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freshTable, pool, useCluster } from './helpers.js';
+import { ADAPTERS } from './adapters.js';
+import { freshTable, useCluster } from './helpers.js';
 
 /** One adapter's store on the shared primary + replica, the servers that answered, and how to close it. */
 interface Opened {
@@ -29,61 +22,6 @@ interface Opened {
   readonly servers: OperationReport['server'][];
   close(): Promise<unknown>;
 }
-
-type Open = (
-  primaryUrl: string,
-  replicaUrl: string,
-  options: Parameters<typeof fromPgPoolAndReplica>[2],
-) => {
-  store: EventStore;
-  close(): Promise<unknown>;
-};
-
-const ADAPTERS: Record<string, Open> = {
-  pg: (primaryUrl, replicaUrl, options) => {
-    const [primary, replica] = [pool(primaryUrl), pool(replicaUrl)];
-    return {
-      store: fromPgPoolAndReplica(primary, replica, options),
-      close: () => Promise.all([primary.end(), replica.end()]),
-    };
-  },
-  'postgres.js': (primaryUrl, replicaUrl, options) => {
-    const connect = (url: string) => postgres(url, { max: 5, connect_timeout: 5, onnotice: () => {} });
-    const [primary, replica] = [connect(primaryUrl), connect(replicaUrl)];
-    return {
-      store: fromPostgresJsAndReplica(primary, replica, options),
-      close: () => Promise.all([primary.end({ timeout: 5 }), replica.end({ timeout: 5 })]),
-    };
-  },
-  neon: (primaryUrl, replicaUrl, options) => {
-    const connect = (url: string) => {
-      const created = new NeonPool({ connectionString: url, max: 5, connectionTimeoutMillis: 5_000 });
-      created.on('error', () => {});
-      return created;
-    };
-    const [primary, replica] = [connect(primaryUrl), connect(replicaUrl)];
-    return {
-      store: fromNeonPoolAndReplica(primary, replica, options),
-      close: () => Promise.all([primary.end(), replica.end()]),
-    };
-  },
-  kysely: (primaryUrl, replicaUrl, options) => {
-    const connect = (url: string) =>
-      new Kysely<unknown>({ dialect: new PostgresDialect({ pool: pool(url) }) });
-    const [primary, replica] = [connect(primaryUrl), connect(replicaUrl)];
-    return {
-      store: fromKyselyAndReplica(primary, replica, options),
-      close: () => Promise.all([primary.destroy(), replica.destroy()]),
-    };
-  },
-  drizzle: (primaryUrl, replicaUrl, options) => {
-    const [primary, replica] = [drizzle({ client: pool(primaryUrl) }), drizzle({ client: pool(replicaUrl) })];
-    return {
-      store: fromDrizzleAndReplica(primary, replica, options),
-      close: () => Promise.all([primary.$client.end(), replica.$client.end()]),
-    };
-  },
-};
 
 /** Values that tend to change on the way through a driver: unicode, escapes, big and small numbers, nesting. */
 function payloadOf(bookId: string): JsonObject {

@@ -14,6 +14,8 @@ export interface FaultProxy {
    * Resolves once a reply was cut.
    */
   cutNextReply(): Promise<void>;
+  /** Cuts every open connection at once, as a server restart or a network blip does; new ones get through. */
+  dropConnections(): void;
   /** Destroys the open connections and closes the proxy. */
   close(): Promise<void>;
 }
@@ -69,6 +71,9 @@ export function startFaultProxy(targetUrl: string): Promise<FaultProxy> {
         url: url.toString(),
         cutNextReply: () =>
           new Promise<void>((done) => (armed = { victim: undefined, replies: new BackendMessages(), done })),
+        dropConnections: () => {
+          for (const socket of sockets) socket.destroy();
+        },
         close: () =>
           new Promise<void>((done) => {
             for (const socket of sockets) socket.destroy();
