@@ -53,17 +53,38 @@ export function sqlStateOf(error: unknown): string | undefined {
  * whether a connection is still usable; the store itself maps such errors to `ConnectionFailedError` or
  * `ReplicaUnavailableError`.
  */
-export function isConnectionFailure(error: unknown, depth = 0): boolean {
+export function isConnectionFailure(error: unknown): boolean {
+  return somewhereIn(
+    error,
+    (sqlState) => sqlState.startsWith('08') || ['57P01', '57P02', '57P03'].includes(sqlState),
+    NETWORK_CODES,
+    CONNECTION_MESSAGE,
+  );
+}
+
+/**
+ * Whether `error`, or an error it wraps (`cause`, Neon's `sourceError`, an `AggregateError`'s errors; up to
+ * 3 levels down), has a SQLSTATE that `bySqlState` accepts (a SQLSTATE decides: nothing below it is
+ * looked at), a socket error code in `codes`, or a code or message that `messages` matches.
+ */
+function somewhereIn(
+  error: unknown,
+  bySqlState: (sqlState: string) => boolean,
+  codes: ReadonlySet<string>,
+  messages: RegExp,
+  depth = 0,
+): boolean {
   const sqlState = sqlStateOf(error);
-  if (sqlState)
-    return sqlState.startsWith('08') || sqlState === '57P01' || sqlState === '57P02' || sqlState === '57P03';
+  if (sqlState) return bySqlState(sqlState);
   const { code, errno, message, cause, sourceError } = (error ?? {}) as Record<string, unknown>;
-  if (typeof code === 'string' && (NETWORK_CODES.has(code) || CONNECTION_MESSAGE.test(code))) return true;
-  if (typeof errno === 'string' && NETWORK_CODES.has(errno)) return true;
-  if (typeof message === 'string' && CONNECTION_MESSAGE.test(message)) return true;
+  if (typeof code === 'string' && (codes.has(code) || messages.test(code))) return true;
+  if (typeof errno === 'string' && codes.has(errno)) return true;
+  if (typeof message === 'string' && messages.test(message)) return true;
   if (depth >= 3) return false;
   const inner = [cause, sourceError, ...(error instanceof AggregateError ? error.errors : [])];
-  return inner.some((wrapped) => wrapped != null && isConnectionFailure(wrapped, depth + 1));
+  return inner.some(
+    (wrapped) => wrapped != null && somewhereIn(wrapped, bySqlState, codes, messages, depth + 1),
+  );
 }
 
 /** The constraint a driver error names (pg and Neon: `constraint`, postgres.js: `constraint_name`). */
@@ -77,18 +98,15 @@ function constraintOf(error: unknown): string {
  * Whether a connection failure happened before any statement could be sent: a refused or unresolvable
  * connect, a connect timeout, a server that refused the session (08001, 08004, 57P03, 53300), a pool with
  * no free connection. Anything else (a reset, an end of stream, a terminated backend) may have come after
- * the statement reached the server. Errors are followed a few levels down, as in `isConnectionFailure`.
+ * the statement reached the server.
  */
-export function failedBeforeSending(error: unknown, depth = 0): boolean {
-  const sqlState = sqlStateOf(error);
-  if (sqlState) return ['08001', '08004', '57P03', '53300'].includes(sqlState);
-  const { code, errno, message, cause, sourceError } = (error ?? {}) as Record<string, unknown>;
-  if (typeof code === 'string' && (REFUSED_CODES.has(code) || NOT_CONNECTED_MESSAGE.test(code))) return true;
-  if (typeof errno === 'string' && REFUSED_CODES.has(errno)) return true;
-  if (typeof message === 'string' && NOT_CONNECTED_MESSAGE.test(message)) return true;
-  if (depth >= 3) return false;
-  const inner = [cause, sourceError, ...(error instanceof AggregateError ? error.errors : [])];
-  return inner.some((wrapped) => wrapped != null && failedBeforeSending(wrapped, depth + 1));
+export function failedBeforeSending(error: unknown): boolean {
+  return somewhereIn(
+    error,
+    (sqlState) => ['08001', '08004', '57P03', '53300'].includes(sqlState),
+    REFUSED_CODES,
+    NOT_CONNECTED_MESSAGE,
+  );
 }
 
 /**
