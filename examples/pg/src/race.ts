@@ -24,6 +24,8 @@ export function raceBeforeFirstAppend(
   const racing: EventStore = {
     tableName: store.tableName,
     migrate: (ctx) => store.migrate(ctx),
+    replicationStatus: () => store.replicationStatus(),
+    close: () => store.close(),
     async query(ctx, filter) {
       const result = await store.query(ctx, filter);
       record.reads.push(result.maxSequenceNumber);

@@ -28,6 +28,7 @@ import { predicateValues } from './groups/predicate-values.js';
 import { queryMatrix } from './groups/query-matrix.js';
 import { readBarrier } from './groups/read-barrier.js';
 import { replicaFailure } from './groups/replica-failure.js';
+import { replicationStatus } from './groups/replication-status.js';
 import { routing } from './groups/routing.js';
 import { unknownOutcomes } from './groups/unknown-outcomes.js';
 import { wideEvents } from './groups/wide-events.js';
@@ -79,6 +80,7 @@ const GROUPS: Record<ConformanceGroup, { title: string; parts: readonly GroupReg
   'json-and-time': { title: 'JSON and time (SPEC 3.8)', parts: [jsonAndTime] },
   routing: { title: 'routing (SPEC 4)', parts: [routing] },
   'replica-failure': { title: 'replica failure and misconfiguration (SPEC 4)', parts: [replicaFailure] },
+  'replication-status': { title: 'replication status and close (SPEC 5)', parts: [replicationStatus] },
 };
 
 /** Time allowed to start the cluster and open the adapter's handles. */

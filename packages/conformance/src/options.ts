@@ -43,6 +43,7 @@ export const CONFORMANCE_GROUPS = [
   'json-and-time',
   'routing',
   'replica-failure',
+  'replication-status',
 ] as const;
 
 /** A group of the suite; see `CONFORMANCE_GROUPS` and the package README. */

@@ -24,6 +24,7 @@ import type { EventFilter } from './filter.js';
 import { checkFilter } from './filter-check.js';
 import { MIGRATIONS, NEEDS_READ_COMMITTED } from './migrations/index.js';
 import { schemaProblems, schemaStateStatement } from './migrations/schema-check.js';
+import { PRIMARY_LSN_STATEMENT, REPLICA_STATE_STATEMENT, replicaStatus } from './replication-status.js';
 import { routeOperation } from './routing.js';
 import { decodeAppendOutcomes, decodeEvent } from './rows.js';
 import {
@@ -100,8 +101,26 @@ export function createEventStore(
     return decodeAppendOutcomes(rows, batch);
   }, batchingLimits(options.appendBatching));
 
+  /** The first row of `statement` on `driver`, or undefined when the server fails or does not answer in time. */
+  const firstRow = (driver: Driver, statement: Statement) =>
+    bounded(driver.query(statement), bound, () => new TimeoutError('eventstore.status', undefined)).then(
+      ({ rows }) => rows[0],
+      () => undefined,
+    );
+
   return Object.freeze({
     tableName: names.table,
+
+    async replicationStatus() {
+      if (!replica) return [];
+      const [primaryRow, replicaRow] = await Promise.all([
+        firstRow(primary, PRIMARY_LSN_STATEMENT),
+        firstRow(replica, REPLICA_STATE_STATEMENT),
+      ]);
+      return [replicaStatus('replica-1', primaryRow?.lsn ?? undefined, replicaRow)];
+    },
+
+    async close() {},
 
     async migrate(ctx?: Context): Promise<void> {
       const call = { operation: 'eventstore.migrate', ctx, server: 'primary' } as const;

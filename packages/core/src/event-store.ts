@@ -1,5 +1,6 @@
 import type { ConsistencyLevel, Context } from './context.js';
 import type { EventFilter } from './filter.js';
+import type { ReplicaStatus } from './replication-status.js';
 import type { StorableEvent, StoredEvent } from './storable-event.js';
 
 /** What `query` returns. */
@@ -102,6 +103,17 @@ export interface EventStore {
     expectedMaxSequenceNumber: bigint,
     ...events: StorableEvent[]
   ): Promise<AppendResult>;
+  /**
+   * The state of each replica, asked from the servers in one round trip each (in parallel, bounded like a
+   * read): reachable, in recovery, replayed position, lag in bytes and in ms. Empty without a replica.
+   * Never throws for a replica that does not answer (it is reported unreachable).
+   */
+  replicationStatus(): Promise<ReplicaStatus[]>;
+  /**
+   * Stops the store's own timers (it holds none between calls today) and never ends the caller's pools;
+   * idempotent. Calls made after it still run.
+   */
+  close(): Promise<void>;
   /** The qualified, quoted table name the store uses. */
   readonly tableName: string;
 }
