@@ -101,6 +101,16 @@ const tasks = {
     ]);
     run('pnpm', ['--filter', `@es/example-${name}`, script]);
   },
+  // npm run docs: the API reference of every package, from its TSDoc, into docs/api (TypeDoc).
+  docs: () => {
+    step('building the packages', 'turbo', [
+      'run',
+      'build',
+      '--filter=./packages/*',
+      '--output-logs=errors-only',
+    ]);
+    step('writing the API reference to docs/api', 'typedoc', []);
+  },
   bench: () => {
     run('turbo', ['run', 'build', '--filter=@es/bench...', '--output-logs=errors-only']);
     run('pnpm', ['--filter', '@es/bench', 'start']);
