@@ -22,10 +22,7 @@ export function raceBeforeFirstAppend(
   const record: RaceRecord = { reads: [], conflicts: [], competing: undefined };
   let raced = false;
   const racing: EventStore = {
-    tableName: store.tableName,
-    migrate: (ctx) => store.migrate(ctx),
-    replicationStatus: () => store.replicationStatus(),
-    close: () => store.close(),
+    ...store, // every other method as it is
     async query(ctx, filter) {
       const result = await store.query(ctx, filter);
       record.reads.push(result.maxSequenceNumber);

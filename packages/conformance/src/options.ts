@@ -44,6 +44,7 @@ export const CONFORMANCE_GROUPS = [
   'routing',
   'replica-failure',
   'replication-status',
+  'snapshots',
 ] as const;
 
 /** A group of the suite; see `CONFORMANCE_GROUPS` and the package README. */

@@ -28,6 +28,16 @@ import { PRIMARY_LSN_STATEMENT, REPLICA_STATE_STATEMENT, replicaStatus } from '.
 import { routeOperation } from './routing.js';
 import { decodeAppendOutcomes, decodeEvent } from './rows.js';
 import {
+  checkProjectionType,
+  checkState,
+  decodeSnapshot,
+  deleteSnapshotStatement,
+  filterHash,
+  loadSnapshotStatement,
+  type SnapshotInput,
+  saveSnapshotStatement,
+} from './snapshots.js';
+import {
   appendStatement,
   appliedVersionsStatement,
   migrationLockStatement,
@@ -101,6 +111,52 @@ export function createEventStore(
     return decodeAppendOutcomes(rows, batch);
   }, batchingLimits(options.appendBatching));
 
+  /** Runs a read statement on `server`, raced against the caller's signal and bounded by the store. */
+  const readOn = (
+    operation: Operation,
+    server: ServerRole,
+    statement: Statement,
+    signal: AbortSignal | undefined,
+  ) =>
+    bounded(
+      raceSignal(readCommitted(driverFor(server), statement, signal), signal),
+      bound,
+      () => new TimeoutError(operation, undefined),
+    );
+
+  /** A read routed as SPEC §4 says: strong to the primary; eventual to the replica, with its fallback. */
+  const routedRead = async <T>(
+    operation: Operation,
+    ctx: Context | undefined,
+    statement: Statement,
+    decode: (rows: readonly Row[]) => T,
+    count: (result: T) => number,
+  ): Promise<T> => {
+    const read = (server: ServerRole, fellBack = false) =>
+      run(
+        { operation, ctx, server, fellBack },
+        async (signal) => decode((await readOn(operation, server, statement, signal)).rows),
+        count,
+      );
+    if (routeOperation('query', getConsistencyLevel(ctx), replica !== undefined) === 'primary') {
+      return read('primary');
+    }
+    try {
+      return await read('replica');
+    } catch (error) {
+      if (!fallbackToPrimary || !isEventStoreError(error, 'REPLICA_UNAVAILABLE')) throw error;
+      return read('primary', true);
+    }
+  };
+
+  /** A snapshot write: always on the primary, whatever the context asks. */
+  const onPrimary = (operation: Operation, ctx: Context | undefined, statement: Statement) =>
+    run(
+      { operation, ctx, server: 'primary' },
+      (signal) => readOn(operation, 'primary', statement, signal),
+      () => 0,
+    );
+
   /** The first row of `statement` on `driver`, or undefined when the server fails or does not answer in time. */
   const firstRow = (driver: Driver, statement: Statement) =>
     bounded(driver.query(statement), bound, () => new TimeoutError('eventstore.status', undefined)).then(
@@ -132,30 +188,39 @@ export function createEventStore(
     },
 
     async query(ctx: Context | undefined, filter: EventFilter): Promise<QueryResult> {
-      const consistency = getConsistencyLevel(ctx);
       // Only a strong read takes the read barrier; strong reads always go to the primary.
-      const statement = queryStatement(names, checkFilter(filter), consistency === 'strong');
-      const read = (server: ServerRole, fellBack = false) =>
-        run(
-          { operation: 'eventstore.query', ctx, server, fellBack },
-          async (signal) => {
-            const reading = raceSignal(readCommitted(driverFor(server), statement, signal), signal);
-            const { rows } = await bounded(
-              reading,
-              bound,
-              () => new TimeoutError('eventstore.query', undefined),
-            );
-            return toQueryResult(rows);
-          },
-          (result) => result.events.length,
-        );
-      if (routeOperation('query', consistency, replica !== undefined) === 'primary') return read('primary');
-      try {
-        return await read('replica');
-      } catch (error) {
-        if (!fallbackToPrimary || !isEventStoreError(error, 'REPLICA_UNAVAILABLE')) throw error;
-        return read('primary', true);
-      }
+      const statement = queryStatement(names, checkFilter(filter), getConsistencyLevel(ctx) === 'strong');
+      return routedRead('eventstore.query', ctx, statement, toQueryResult, (result) => result.events.length);
+    },
+
+    async saveSnapshot(ctx: Context | undefined, snapshot: SnapshotInput): Promise<void> {
+      const projectionType = checkProjectionType(snapshot?.projectionType);
+      const hash = await filterHash(checkFilter(snapshot.filter));
+      const sequenceNumber = toSequenceNumber(snapshot.sequenceNumber, 'saveSnapshot: sequenceNumber');
+      const state = checkState(snapshot.state);
+      await onPrimary(
+        'eventstore.snapshot.save',
+        ctx,
+        saveSnapshotStatement(names, projectionType, hash, sequenceNumber, state),
+      );
+    },
+
+    async loadSnapshot(ctx: Context | undefined, projectionType: string, filter: EventFilter) {
+      const type = checkProjectionType(projectionType);
+      const hash = await filterHash(checkFilter(filter));
+      return routedRead(
+        'eventstore.snapshot.load',
+        ctx,
+        loadSnapshotStatement(names, type, hash),
+        ([row]) => (row ? decodeSnapshot(type, hash, row) : undefined),
+        (snapshot) => (snapshot ? 1 : 0),
+      );
+    },
+
+    async deleteSnapshot(ctx: Context | undefined, projectionType: string, filter: EventFilter) {
+      const type = checkProjectionType(projectionType);
+      const hash = await filterHash(checkFilter(filter));
+      await onPrimary('eventstore.snapshot.delete', ctx, deleteSnapshotStatement(names, type, hash));
     },
 
     async append(
@@ -265,10 +330,10 @@ function toQueryResult(rows: readonly Row[]): QueryResult {
 const MAX_BIGINT = 2n ** 63n - 1n;
 
 /** A position as a bigint; a safe non-negative integer `number` is accepted for JavaScript callers. */
-function toSequenceNumber(value: unknown): bigint {
+function toSequenceNumber(value: unknown, what = 'append: expectedMaxSequenceNumber'): bigint {
   const position = typeof value === 'number' && Number.isSafeInteger(value) ? BigInt(value) : value;
   if (typeof position !== 'bigint' || position < 0n || position > MAX_BIGINT) {
-    throw new InvalidArgumentError('append: expectedMaxSequenceNumber must be a bigint between 0 and 2^63-1');
+    throw new InvalidArgumentError(`${what} must be a bigint between 0 and 2^63-1`);
   }
   return position;
 }

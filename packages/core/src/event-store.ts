@@ -1,6 +1,7 @@
 import type { ConsistencyLevel, Context } from './context.js';
 import type { EventFilter } from './filter.js';
 import type { ReplicaStatus } from './replication-status.js';
+import type { Snapshot, SnapshotInput } from './snapshots.js';
 import type { StorableEvent, StoredEvent } from './storable-event.js';
 
 /** What `query` returns. */
@@ -23,7 +24,13 @@ export type ServerRole = 'primary' | 'replica';
 /** Reported once per store call through `StoreOptions.hooks.onOperation`. */
 export interface OperationReport {
   /** `eventstore.query`, `eventstore.append` or `eventstore.migrate`, like the Go original's span names. */
-  readonly operation: 'eventstore.query' | 'eventstore.append' | 'eventstore.migrate';
+  readonly operation:
+    | 'eventstore.query'
+    | 'eventstore.append'
+    | 'eventstore.migrate'
+    | 'eventstore.snapshot.save'
+    | 'eventstore.snapshot.load'
+    | 'eventstore.snapshot.delete';
   /** The consistency the caller asked for. */
   readonly consistency: ConsistencyLevel;
   /** The server that served (or failed) the call. */
@@ -103,6 +110,20 @@ export interface EventStore {
     expectedMaxSequenceNumber: bigint,
     ...events: StorableEvent[]
   ): Promise<AppendResult>;
+  /**
+   * Saves a projection's state, built from the events matching `filter` up to `sequenceNumber`, under
+   * (projection type, filter hash), on the primary. A snapshot with a lower `sequenceNumber` never
+   * overwrites a stored higher one (concurrent saves included); an equal one replaces it.
+   */
+  saveSnapshot(ctx: Context | undefined, snapshot: SnapshotInput): Promise<void>;
+  /** The snapshot of (projection type, filter), or undefined; routed like a query (eventual: a replica). */
+  loadSnapshot(
+    ctx: Context | undefined,
+    projectionType: string,
+    filter: EventFilter,
+  ): Promise<Snapshot | undefined>;
+  /** Deletes the snapshot of (projection type, filter) on the primary; nothing when there is none. */
+  deleteSnapshot(ctx: Context | undefined, projectionType: string, filter: EventFilter): Promise<void>;
   /**
    * The state of each replica, asked from the servers in one round trip each (in parallel, bounded like a
    * read): reachable, in recovery, replayed position, lag in bytes and in ms. Empty without a replica.

@@ -29,6 +29,7 @@ export { canonicalJson, MAX_JSON_DEPTH } from './json-value.js';
 export { ESCALATE_AFTER, eventKeys, filterKeys } from './lock-keys.js';
 export { lsnPosition, type ReplicaStatus } from './replication-status.js';
 export { type RoutedOperation, routeOperation } from './routing.js';
+export { filterHash, type Snapshot, type SnapshotInput } from './snapshots.js';
 export {
   appendStatement,
   backendPidStatement,

@@ -77,7 +77,8 @@ export function buildStorableEvent(input: StorableEventInput): StorableEvent {
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
-function toJsonObject(input: unknown, what: string): JsonObject {
+/** Validates and copies a JSON object (or JSON text of one) as payloads are; `InvalidEventError` names `what`. */
+export function toJsonObject(input: unknown, what: string): JsonObject {
   const fail = (problem: string): never => {
     throw new InvalidEventError(`${what} ${problem}`);
   };

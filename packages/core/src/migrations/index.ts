@@ -3,6 +3,7 @@ import type { SqlFunction } from './sql-function.js';
 import { step1Statements } from './v1.js';
 import { step2Functions, step2Statements } from './v2.js';
 import { step3Functions, step3Statements } from './v3.js';
+import { step4Statements } from './v4.js';
 
 /**
  * The schema as versioned migration steps. Each step is a list of statements run in one transaction
@@ -38,6 +39,11 @@ export const MIGRATIONS: readonly Migration[] = [
     description: 'event ids for idempotent appends; strong reads refused on a standby',
     statements: step3Statements,
     functions: step3Functions,
+  },
+  {
+    version: 4,
+    description: 'snapshots table',
+    statements: step4Statements,
   },
 ];
 

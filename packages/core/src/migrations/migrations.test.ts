@@ -73,6 +73,10 @@ describe('migrations', () => {
       })),
       triggers: [{ name: 'events_lock_inserted', function: 'events_lock_inserted', type: 7, enabled: 'O' }],
       sequence: { increment: 1, cache: 1, named: true },
+      snapshots:
+        'CREATE UNIQUE INDEX events_snapshots_pkey ON public.events_snapshots USING btree (projection_type, filter_hash)' as
+          | string
+          | null,
     });
     const problems = (change: (state: ReturnType<typeof healthy>) => void) => {
       const state = healthy();
@@ -132,6 +136,9 @@ describe('migrations', () => {
       expect(problems(disabled)).toHaveLength(1);
       expect(problems((state) => (state.sequence.cache = 20))).toHaveLength(1);
       expect(problems((state) => state.columns.splice(3, 1))).toEqual(['column payload is missing']);
+      expect(problems((state) => (state.snapshots = null))).toEqual([
+        'table events_snapshots is missing or its primary key is not (projection_type, filter_hash)',
+      ]);
     });
   });
 });

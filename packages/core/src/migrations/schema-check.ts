@@ -32,7 +32,9 @@ export function schemaStateStatement(names: TableNames): Statement {
     FROM pg_trigger AS t JOIN pg_proc AS p ON p.oid = t.tgfoid WHERE t.tgrelid = ${target} AND NOT t.tgisinternal),
   'sequence', (SELECT json_build_object('increment', s.seqincrement, 'cache', s.seqcache,
       'named', s.seqrelid = to_regclass($3::text)) FROM pg_sequence AS s
-    WHERE s.seqrelid = pg_get_serial_sequence($1::text, 'sequence_number')::regclass)
+    WHERE s.seqrelid = pg_get_serial_sequence($1::text, 'sequence_number')::regclass),
+  'snapshots', (SELECT pg_get_indexdef(i.indexrelid) FROM pg_index AS i
+    WHERE i.indrelid = to_regclass($4::text) AND i.indisprimary)
 )::text AS state`,
     values: [
       names.table,
@@ -40,6 +42,7 @@ export function schemaStateStatement(names: TableNames): Statement {
         .map((fn) => identifier(`${names.bare}${fn.suffix}`))
         .join(',')}}`,
       names.derived('_position_seq'),
+      names.derived('_snapshots'),
     ],
   };
 }
@@ -50,6 +53,8 @@ interface InstalledState {
   functions: { name: string; args: string; body: string; settings: string[] | null }[];
   triggers: { name: string; function: string; type: number; enabled: string }[];
   sequence: { increment: number; cache: number; named: boolean } | null;
+  /** The definition of the snapshots table's primary key; null when the table (or its key) is missing. */
+  snapshots: string | null;
 }
 
 const COLUMNS: readonly [name: string, type: string, notNull: boolean, hasDefault: RegExp | null][] = [
@@ -130,6 +135,11 @@ export function schemaProblems(names: TableNames, stateJson: string): string[] {
   } else if (state.sequence.increment !== 1 || state.sequence.cache !== 1) {
     problems.push(
       'the sequence of sequence_number must have INCREMENT 1 and CACHE 1 (positions in draw order)',
+    );
+  }
+  if (!state.snapshots?.endsWith(' USING btree (projection_type, filter_hash)')) {
+    problems.push(
+      `table ${names.bare}_snapshots is missing or its primary key is not (projection_type, filter_hash)`,
     );
   }
   return problems;
