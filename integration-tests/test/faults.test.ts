@@ -5,6 +5,7 @@ import {
   type EventStore,
   isEventStoreError,
   P,
+  withEventualConsistency,
   withStrongConsistency,
 } from '@es/core';
 import { fromPgPool } from '@es/pg';
@@ -19,7 +20,9 @@ import { freshTable, pool, useCluster } from './helpers.js';
  * through a TCP proxy that, every 150 ms, either cuts the reply of the next statement after its COMMIT or
  * drops every connection at once. Every outcome is checked against the table: an acknowledged append is
  * stored exactly once at its positions, a definite failure stored nothing, an unknown outcome is resolved
- * by retrying the same append (same ids), and no call outlives the store's bound.
+ * by retrying the same append (same ids), and no call outlives the store's bound. Meanwhile 4 readers read
+ * eventually from the replica, which is stopped for 1.5 s: every read ends within the bound, and reads
+ * work again once the replica is back, without a new store.
  */
 const WRITERS = 8;
 const SECONDS = 4;
@@ -86,6 +89,25 @@ async function writer(store: EventStore, book: string, until: number, tally: Tal
   }
 }
 
+interface Reads {
+  byCode: Record<string, number>;
+  longestMs: number;
+}
+
+/** One eventual reader until `until`: counts outcomes by code and the longest read. */
+async function reader(store: EventStore, book: string, until: number, reads: Reads): Promise<void> {
+  while (Date.now() < until) {
+    const started = performance.now();
+    const code = await store.query(withEventualConsistency(), boundary(book)).then(
+      () => 'ok',
+      (error: unknown) => (isEventStoreError(error) ? error.code : 'UNTYPED'),
+    );
+    reads.longestMs = Math.max(reads.longestMs, performance.now() - started);
+    reads.byCode[code] = (reads.byCode[code] ?? 0) + 1;
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
 /** Cuts a reply after COMMIT or drops every connection, alternately, every 150 ms until `until`. */
 async function injectFaults(proxy: FaultProxy, until: number): Promise<{ cuts: number; drops: number }> {
   const counts = { cuts: 0, drops: 0 };
@@ -118,7 +140,7 @@ describe('faults under load, every adapter: nothing acknowledged is lost or doub
   });
 
   for (const [name, open] of Object.entries(ADAPTERS)) {
-    it(`${name}: reply cuts after COMMIT and dropped connections, ${WRITERS} writers, ${SECONDS} s`, async () => {
+    it(`${name}: reply cuts after COMMIT, dropped connections and a 1.5 s replica outage, ${WRITERS} writers, ${SECONDS} s`, async () => {
       const tableName = freshTable('faults');
       const direct = pool(cluster().primaryUrl);
       await fromPgPool(direct, { tableName }).migrate();
@@ -133,14 +155,33 @@ describe('faults under load, every adapter: nothing acknowledged is lost or doub
         absent: new Set(),
         unresolved: 0,
       };
+      const reads: Reads = { byCode: {}, longestMs: 0 };
       try {
         const until = Date.now() + SECONDS * 1_000;
+        const replicaOutage = async () => {
+          if (!cluster().canStopReplica) return;
+          await new Promise((resolve) => setTimeout(resolve, 1_000));
+          await cluster().stopReplica();
+          await new Promise((resolve) => setTimeout(resolve, 1_500));
+          await cluster().startReplica();
+        };
         const [faults] = await Promise.all([
           injectFaults(proxy, until),
+          replicaOutage(),
           ...Array.from({ length: WRITERS }, (_, index) =>
             writer(opened.store, `${name}-${index}`, until, tally),
           ),
+          ...Array.from({ length: 4 }, (_, index) => reader(opened.store, `${name}-${index}`, until, reads)),
         ]);
+        // Back without a new store: eventual reads succeed again (retried while the handle reconnects).
+        await cluster().waitForReplay();
+        let recovered = false;
+        for (let attempt = 0; attempt < 50 && !recovered; attempt++) {
+          recovered = await opened.store.query(withEventualConsistency(), boundary(`${name}-0`)).then(
+            () => true,
+            () => new Promise<boolean>((resolve) => setTimeout(resolve, 100, false)),
+          );
+        }
         const { rows } = await direct.query<{ id: string; position: string; copies: string }>(
           `SELECT id::text AS id, min(sequence_number)::text AS position, count(*)::text AS copies
            FROM "${tableName}" GROUP BY id`,
@@ -160,6 +201,10 @@ describe('faults under load, every adapter: nothing acknowledged is lost or doub
           'acknowledged lost': lost.length,
           duplicated,
           unresolved: tally.unresolved,
+          'eventual reads': Object.entries(reads.byCode)
+            .map(([code, count]) => `${code} ${count}`)
+            .join(', '),
+          'longest read ms': Math.round(reads.longestMs),
         });
         expect(tally.acknowledged.size, 'appends got through between the faults').toBeGreaterThan(20);
         expect(faults.cuts + faults.drops).toBeGreaterThan(5);
@@ -169,6 +214,9 @@ describe('faults under load, every adapter: nothing acknowledged is lost or doub
         expect(tally.unresolved, 'unknown outcomes a retry did not resolve').toBe(0);
         expect(rows.length, 'every stored event is an acknowledged one').toBe(tally.acknowledged.size);
         expect(tally.longestMs, 'a call outlived its bound').toBeLessThan(LONGEST_CALL_MS);
+        expect(reads.longestMs, 'a read outlived its bound').toBeLessThan(LONGEST_CALL_MS);
+        expect(reads.byCode.ok, 'eventual reads succeeded').toBeGreaterThan(0);
+        expect(recovered, 'eventual reads work again after the replica is back').toBe(true);
       } finally {
         // A Neon Pool whose WebSocket died under a query never settles that query, and end() waits for it:
         // closing is bounded here (the store's calls were bounded already; see the note in the report).
