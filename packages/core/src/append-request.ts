@@ -14,6 +14,8 @@ export interface AppendRequest {
   readonly sharedKeys: ReadonlySet<string>;
   /** More than ESCALATE_AFTER distinct event keys: the escalation lock, exclusive, instead of them. */
   readonly escalate: boolean;
+  /** Every event has an id (ids are all or nothing): a retry of this append is recognised. */
+  readonly identified: boolean;
 }
 
 /**
@@ -42,6 +44,7 @@ export function appendRequest(
     exclusiveKeys: new Set(filterKeys(filter)),
     sharedKeys: escalate ? new Set() : shared,
     escalate,
+    identified: ids.size > 0,
   };
 }
 

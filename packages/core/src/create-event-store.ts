@@ -113,7 +113,7 @@ export function createEventStore(
 
   /** Runs a read statement on `server`, raced against the caller's signal and bounded by the store. */
   const readOn = (
-    operation: Operation,
+    operation: Operation | 'eventstore.status',
     server: ServerRole,
     statement: Statement,
     signal: AbortSignal | undefined,
@@ -157,9 +157,9 @@ export function createEventStore(
       () => 0,
     );
 
-  /** The first row of `statement` on `driver`, or undefined when the server fails or does not answer in time. */
-  const firstRow = (driver: Driver, statement: Statement) =>
-    bounded(driver.query(statement), bound, () => new TimeoutError('eventstore.status', undefined)).then(
+  /** The first row of `statement` on `server`, or undefined when it fails or does not answer in time. */
+  const firstRow = (server: ServerRole, statement: Statement) =>
+    readOn('eventstore.status', server, statement, undefined).then(
       ({ rows }) => rows[0],
       () => undefined,
     );
@@ -170,8 +170,8 @@ export function createEventStore(
     async replicationStatus() {
       if (!replica) return [];
       const [primaryRow, replicaRow] = await Promise.all([
-        firstRow(primary, PRIMARY_LSN_STATEMENT),
-        firstRow(replica, REPLICA_STATE_STATEMENT),
+        firstRow('primary', PRIMARY_LSN_STATEMENT),
+        firstRow('replica', REPLICA_STATE_STATEMENT),
       ]);
       return [replicaStatus('replica-1', primaryRow?.lsn ?? undefined, replicaRow)];
     },
@@ -194,20 +194,18 @@ export function createEventStore(
     },
 
     async saveSnapshot(ctx: Context | undefined, snapshot: SnapshotInput): Promise<void> {
-      const projectionType = checkProjectionType(snapshot?.projectionType);
-      const hash = await filterHash(checkFilter(snapshot.filter));
+      const { type, hash } = await snapshotKey(snapshot?.projectionType, snapshot?.filter);
       const sequenceNumber = toSequenceNumber(snapshot.sequenceNumber, 'saveSnapshot: sequenceNumber');
       const state = checkState(snapshot.state);
       await onPrimary(
         'eventstore.snapshot.save',
         ctx,
-        saveSnapshotStatement(names, projectionType, hash, sequenceNumber, state),
+        saveSnapshotStatement(names, type, hash, sequenceNumber, state),
       );
     },
 
     async loadSnapshot(ctx: Context | undefined, projectionType: string, filter: EventFilter) {
-      const type = checkProjectionType(projectionType);
-      const hash = await filterHash(checkFilter(filter));
+      const { type, hash } = await snapshotKey(projectionType, filter);
       return routedRead(
         'eventstore.snapshot.load',
         ctx,
@@ -218,8 +216,7 @@ export function createEventStore(
     },
 
     async deleteSnapshot(ctx: Context | undefined, projectionType: string, filter: EventFilter) {
-      const type = checkProjectionType(projectionType);
-      const hash = await filterHash(checkFilter(filter));
+      const { type, hash } = await snapshotKey(projectionType, filter);
       await onPrimary('eventstore.snapshot.delete', ctx, deleteSnapshotStatement(names, type, hash));
     },
 
@@ -241,9 +238,8 @@ export function createEventStore(
         // Not raced against the signal: the batch is cancelled on the server, and the call reports what
         // the database did. Past its bound (and a grace for a cancel), its outcome is unknown.
         async (signal) => {
-          const idempotent = request.events.every((event) => event.id !== undefined);
           const unknown = (cause: unknown) =>
-            new AppendOutcomeUnknownError('eventstore.append', idempotent, cause);
+            new AppendOutcomeUnknownError('eventstore.append', request.identified, cause);
           const submitted = batcher.submit(request, signal).catch((error: unknown) => {
             if (!isConnectionFailure(error) || failedBeforeSending(error)) throw error;
             throw unknown(error);
@@ -328,6 +324,15 @@ function toQueryResult(rows: readonly Row[]): QueryResult {
 }
 
 const MAX_BIGINT = 2n ** 63n - 1n;
+
+/** A snapshot's key, validated: the projection type and the hash of the checked filter. */
+async function snapshotKey(
+  projectionType: unknown,
+  filter: unknown,
+): Promise<{ type: string; hash: string }> {
+  const type = checkProjectionType(projectionType);
+  return { type, hash: await filterHash(checkFilter(filter)) };
+}
 
 /** A position as a bigint; a safe non-negative integer `number` is accepted for JavaScript callers. */
 function toSequenceNumber(value: unknown, what = 'append: expectedMaxSequenceNumber'): bigint {

@@ -23,9 +23,14 @@ const NETWORK_CODES = new Set([
   'EAI_AGAIN',
 ]);
 
+/** node-postgres' pool (and Neon's, built on it) when no client became free within its connect timeout. */
+const POOL_EXHAUSTED = /timeout exceeded when trying to connect/i;
+
 /** Driver messages (pg, postgres.js, neon, Neon's proxy) for a connection that failed, timed out or closed. */
-const CONNECTION_MESSAGE =
-  /connection (terminated|timeout|timed out|closed|ended|refused)|timeout exceeded when trying to connect|timeout expired|timeout waiting for server|error connecting to (server|database)|CONNECTION_(CLOSED|ENDED|DESTROYED)|CONNECT_TIMEOUT|Client has encountered a connection error|socket hang up|websocket/i;
+const CONNECTION_MESSAGE = new RegExp(
+  `connection (terminated|timeout|timed out|closed|ended|refused)|${POOL_EXHAUSTED.source}|timeout expired|timeout waiting for server|error connecting to (server|database)|CONNECTION_(CLOSED|ENDED|DESTROYED)|CONNECT_TIMEOUT|Client has encountered a connection error|socket hang up|websocket`,
+  'i',
+);
 
 /** Socket errors of a connect that never got through: no statement can have been sent. */
 const REFUSED_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EHOSTUNREACH', 'EAI_AGAIN']);
@@ -34,11 +39,10 @@ const REFUSED_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EHOSTUNREACH', 'EAI
  * Driver messages of a connect that did not finish, or of a pool with no free connection (pg's "timeout
  * exceeded when trying to connect"): the statement was never sent.
  */
-const NOT_CONNECTED_MESSAGE =
-  /timeout exceeded when trying to connect|connection timeout|CONNECT_TIMEOUT|timeout expired|error connecting to/i;
-
-/** node-postgres' pool (and Neon's, built on it) when no client became free within its connect timeout. */
-const POOL_EXHAUSTED = /timeout exceeded when trying to connect/i;
+const NOT_CONNECTED_MESSAGE = new RegExp(
+  `${POOL_EXHAUSTED.source}|connection timeout|CONNECT_TIMEOUT|timeout expired|error connecting to`,
+  'i',
+);
 
 /** The SQLSTATE of a driver error, when it carries one. */
 export function sqlStateOf(error: unknown): string | undefined {

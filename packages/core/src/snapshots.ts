@@ -32,17 +32,13 @@ export interface SnapshotInput {
  * filter never changes between releases (it keys saved snapshots).
  */
 export async function filterHash(filter: EventFilter): Promise<string> {
-  const byText = new Map<string, JsonValue>();
-  for (const item of filter.items) {
-    const canonicalItem = {
-      all: item.allPredicatesMustMatch,
-      predicates: sortedUnique(item.predicates.map((p) => ({ key: p.key, value: p.value }))),
-      types: [...new Set(item.eventTypes)].sort(compareCodeUnits),
-    };
-    byText.set(canonicalJson(canonicalItem), canonicalItem);
-  }
+  const items = filter.items.map((item) => ({
+    all: item.allPredicatesMustMatch,
+    predicates: sortedUnique(item.predicates.map((p) => ({ key: p.key, value: p.value }))),
+    types: [...new Set(item.eventTypes)].sort(compareCodeUnits),
+  }));
   const canonical = canonicalJson({
-    items: sortedUnique([...byText.values()]),
+    items: sortedUnique(items),
     occurredFrom: filter.occurredFrom?.toISOString() ?? null,
     occurredUntil: filter.occurredUntil?.toISOString() ?? null,
     sequenceNumberHigherThan: filter.sequenceNumberHigherThan?.toString() ?? null,

@@ -81,7 +81,7 @@ export function appendStatement(names: TableNames, batch: readonly AppendRequest
       textArray(params.values),
       `{${batch.map((request) => request.expected.toString()).join(',')}}`,
       JSON.stringify(events),
-      String(batch.some((request) => request.events.some((event) => event.id !== undefined))),
+      String(batch.some((request) => request.identified)),
     ],
   };
 }
