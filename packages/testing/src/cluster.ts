@@ -10,6 +10,12 @@ export interface StartClusterOptions {
   mode?: 'auto' | ClusterMode;
   /** Database created on the primary (local and embedded modes) and named in the URLs. Default 'es_test'. */
   database?: string;
+  /**
+   * The bin dir of the PostgreSQL server programs to run (initdb, pg_ctl, postgres; pg_basebackup when
+   * there is one, else the replica is a cold copy of the primary), e.g. another major version's. Given,
+   * it takes precedence over `mode` 'auto' and 'local'; modes 'external' and 'testcontainers' refuse it.
+   */
+  binDir?: string;
   /** Receives progress lines (never credentials). */
   log?: (line: string) => void;
 }

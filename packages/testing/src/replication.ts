@@ -50,11 +50,21 @@ async function waitForLsn(
   });
 }
 
-/** Pauses WAL replay on the replica and waits until it is paused. */
+/**
+ * Pauses WAL replay on the replica and waits until it is paused. PostgreSQL 13 has no pause state: its
+ * `pg_is_wal_replay_paused()` reports the request, and replay stops before the next record it applies.
+ */
 export async function pauseReplay(replicaUrl: string, timeoutMs = 10_000): Promise<void> {
+  const version = await queryRow<{ number: string }>(
+    replicaUrl,
+    "SELECT current_setting('server_version_num') AS number",
+  );
   await queryRow(replicaUrl, 'SELECT pg_wal_replay_pause()');
   await pollRow<{ state: string }>(replicaUrl, {
-    sql: 'SELECT pg_get_wal_replay_pause_state() AS state',
+    sql:
+      Number(version?.number) >= 140_000
+        ? 'SELECT pg_get_wal_replay_pause_state() AS state'
+        : "SELECT CASE WHEN pg_is_wal_replay_paused() THEN 'paused' ELSE 'not paused' END AS state",
     done: (row) => row?.state === 'paused',
     timeoutMs,
     intervalMs: POLL_MS,

@@ -1,6 +1,6 @@
 import type { Cluster, StartClusterOptions } from './cluster.js';
 import { hasExternalUrls, startExternalCluster } from './external-cluster.js';
-import { findEmbeddedBinDir, findLocalBinDir } from './find-binaries.js';
+import { findEmbeddedBinDir, findLocalBinDir, hasServerPrograms } from './find-binaries.js';
 import { startProcessCluster } from './start-process-cluster.js';
 import { startTestcontainersCluster } from './testcontainers-cluster.js';
 
@@ -25,6 +25,18 @@ export async function startCluster(options: StartClusterOptions = {}): Promise<C
   const database = options.database ?? 'es_test';
   const log = options.log ?? (() => {});
 
+  if (options.binDir !== undefined) {
+    if (mode !== 'auto' && mode !== 'local' && mode !== 'embedded')
+      throw new Error(`binDir names server programs to run, which mode '${mode}' does not do`);
+    if (!(await hasServerPrograms(options.binDir)))
+      throw new Error(`binDir ${options.binDir} does not contain initdb, pg_ctl and postgres`);
+    return startProcessCluster({
+      mode: mode === 'embedded' ? 'embedded' : 'local',
+      binDir: options.binDir,
+      database,
+      log,
+    });
+  }
   if (mode === 'testcontainers' || (mode === 'auto' && process.env.ES_TESTCONTAINERS === '1')) {
     return startTestcontainersCluster(database, log);
   }

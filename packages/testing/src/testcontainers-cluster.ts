@@ -1,9 +1,13 @@
-// UNTESTED HERE: the machine this package was written on has no Docker engine. Kept short on purpose.
+// Runs only where a Docker engine answers (integration-tests/test/docker.test.ts); the machines this was
+// written on have none, so it has not run here. Kept short on purpose.
 import type { Cluster } from './cluster.js';
 import { waitForStreaming } from './replication.js';
 import { UrlCluster } from './url-cluster.js';
 
-/** The few parts of the `testcontainers` API used here, typed loosely (the package is not a dependency). */
+/**
+ * The few parts of the `testcontainers` API used here, typed loosely: the package is an optional
+ * dependency, and these declarations must not need it.
+ */
 interface StartedContainer {
   getHost(): string;
   getMappedPort(port: number): number;
@@ -24,6 +28,7 @@ interface TestcontainersModule {
   GenericContainer: new (image: string) => ContainerBuilder;
   Network: new () => { start(): Promise<{ stop(): Promise<unknown> }> };
   Wait: { forLogMessage(message: RegExp, times?: number): unknown };
+  getContainerRuntimeClient(): Promise<unknown>;
 }
 
 const IMAGE = 'postgres:15';
@@ -40,6 +45,19 @@ async function loadTestcontainers(): Promise<TestcontainersModule> {
         cause: error,
       },
     );
+  }
+}
+
+/**
+ * Why testcontainers cannot run here (the package is missing, or no container runtime answers), or
+ * undefined when it can. Without Docker this answers in milliseconds.
+ */
+export async function whyNoContainerRuntime(): Promise<string | undefined> {
+  try {
+    await (await loadTestcontainers()).getContainerRuntimeClient();
+    return undefined;
+  } catch (error) {
+    return error instanceof Error ? error.message : String(error);
   }
 }
 
