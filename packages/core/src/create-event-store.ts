@@ -24,7 +24,12 @@ import type { EventFilter } from './filter.js';
 import { checkFilter } from './filter-check.js';
 import { MIGRATIONS, NEEDS_READ_COMMITTED } from './migrations/index.js';
 import { schemaProblems, schemaStateStatement } from './migrations/schema-check.js';
-import { PRIMARY_LSN_STATEMENT, REPLICA_STATE_STATEMENT, replicaStatus } from './replication-status.js';
+import {
+  lsnPosition,
+  PRIMARY_LSN_STATEMENT,
+  REPLICA_STATE_STATEMENT,
+  replicaStatus,
+} from './replication-status.js';
 import { routeOperation } from './routing.js';
 import { decodeAppendOutcomes, decodeEvent } from './rows.js';
 import {
@@ -164,6 +169,21 @@ export function createEventStore(
       () => undefined,
     );
 
+  /**
+   * Resolves once the replica has replayed the primary's current WAL position, or at `deadline`, or at once
+   * when the replica does not answer or is no standby: those are reported by the reads that reach it.
+   */
+  const replicaCaughtUp = async (deadline: number) => {
+    const lsn = (await firstRow('primary', PRIMARY_LSN_STATEMENT))?.lsn;
+    if (!lsn) return;
+    while (Date.now() < deadline) {
+      const state = await firstRow('replica', REPLICA_STATE_STATEMENT);
+      if (state?.in_recovery !== 'true' || !state.replay_lsn) return;
+      if (lsnPosition(state.replay_lsn) >= lsnPosition(lsn)) return;
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+  };
+
   return Object.freeze({
     tableName: names.table,
 
@@ -185,6 +205,7 @@ export function createEventStore(
         () => primary.transaction((tx) => migrateIn(tx)),
         () => 0,
       );
+      if (replica) await replicaCaughtUp(Date.now() + MIGRATE_REPLAY_WAIT_MS);
     },
 
     async query(ctx: Context | undefined, filter: EventFilter): Promise<QueryResult> {
@@ -345,6 +366,9 @@ function toSequenceNumber(value: unknown, what = 'append: expectedMaxSequenceNum
 
 /** The default of `StoreOptions.connectTimeoutMs`, for adapters that give it to their pools. */
 export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
+
+/** How long `migrate()` waits for the replica to replay the schema it created. */
+const MIGRATE_REPLAY_WAIT_MS = 5_000;
 
 /** How much longer than its bound an append may take (a cancel to answer) before its outcome is unknown. */
 const CANCEL_GRACE_MS = 2_000;

