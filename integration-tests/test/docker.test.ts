@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { CONFORMANCE_GROUPS, type ConformanceOptions, runConformance } from '@es/conformance';
-import { fromPgPool, fromPgPoolAndReplica } from '@es/pg';
+import { fromPgPool, fromPgPoolAndReplica, fromPgPoolAndReplicas } from '@es/pg';
 import { startCluster, whyNoContainerRuntime } from '@es/testing';
 import pg from 'pg';
 import { afterAll } from 'vitest';
@@ -36,6 +36,7 @@ const adapter: ConformanceOptions<pg.Pool>['setup'] = () => ({
   disconnect: (pool) => pool.end(),
   fromSingle: fromPgPool,
   fromPrimaryAndReplica: fromPgPoolAndReplica,
+  fromPrimaryAndReplicas: fromPgPoolAndReplicas,
 });
 
 const skipAll = (reason: string) => ({

@@ -1,7 +1,7 @@
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { CONFORMANCE_GROUPS, runConformance } from '@es/conformance';
-import { fromPgPool, fromPgPoolAndReplica } from '@es/pg';
+import { fromPgPool, fromPgPoolAndReplica, fromPgPoolAndReplicas } from '@es/pg';
 import { startCluster } from '@es/testing';
 import pg from 'pg';
 
@@ -64,6 +64,7 @@ for (const major of MAJORS) {
       disconnect: (pool) => pool.end(),
       fromSingle: fromPgPool,
       fromPrimaryAndReplica: fromPgPoolAndReplica,
+      fromPrimaryAndReplicas: fromPgPoolAndReplicas,
     }),
   });
 }

@@ -30,6 +30,7 @@ import { readBarrier } from './groups/read-barrier.js';
 import { replicaFailure } from './groups/replica-failure.js';
 import { replicationStatus } from './groups/replication-status.js';
 import { routing } from './groups/routing.js';
+import { severalReplicas } from './groups/several-replicas.js';
 import { snapshots } from './groups/snapshots.js';
 import { unknownOutcomes } from './groups/unknown-outcomes.js';
 import { wideEvents } from './groups/wide-events.js';
@@ -82,6 +83,10 @@ const GROUPS: Record<ConformanceGroup, { title: string; parts: readonly GroupReg
   routing: { title: 'routing (SPEC 4)', parts: [routing] },
   'replica-failure': { title: 'replica failure and misconfiguration (SPEC 4)', parts: [replicaFailure] },
   'replication-status': { title: 'replication status and close (SPEC 5)', parts: [replicationStatus] },
+  'several-replicas': {
+    title: 'several replicas: spread, circuit breaker, next-replica (SPEC 5)',
+    parts: [severalReplicas],
+  },
   snapshots: { title: 'snapshots: save, load, delete (SPEC 5)', parts: [snapshots] },
 };
 

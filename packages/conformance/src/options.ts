@@ -23,6 +23,11 @@ export interface ConformanceAdapter<H> {
   fromSingle(handle: H, options?: StoreOptions): EventStore;
   /** The adapter's replica factory, e.g. `fromPgPoolAndReplica` (`replica` may be undefined). */
   fromPrimaryAndReplica(primary: H, replica: H | undefined, options?: StoreOptions): EventStore;
+  /**
+   * The adapter's factory for several replicas, e.g. `fromPgPoolAndReplicas`. Without it the group
+   * `several-replicas` is skipped, saying so.
+   */
+  fromPrimaryAndReplicas?(primary: H, replicas: readonly H[], options?: StoreOptions): EventStore;
 }
 
 /** The groups of the suite, in the order they run. Each one covers a part of SPEC sections 3 and 4. */
@@ -44,6 +49,7 @@ export const CONFORMANCE_GROUPS = [
   'routing',
   'replica-failure',
   'replication-status',
+  'several-replicas',
   'snapshots',
 ] as const;
 
@@ -56,7 +62,10 @@ export interface ConformanceOptions<H> {
   name: string;
   /** Returns the adapter under test. Called once, in `beforeAll`, after the cluster has started. */
   setup: () => ConformanceAdapter<H> | Promise<ConformanceAdapter<H>>;
-  /** Starts the primary + replica cluster the suite runs against. Default: `startCluster()` from `@es/testing`. */
+  /**
+   * Starts the primary + replica cluster the suite runs against. Default: `startCluster({ replicas: 2 })`
+   * from `@es/testing` (one replica for external servers and testcontainers, which have one).
+   */
   cluster?: () => Promise<Cluster>;
   /**
    * Groups to skip, each with the reason (a non-empty string): a skipped test shows the reason in its

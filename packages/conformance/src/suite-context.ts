@@ -11,13 +11,15 @@ import { RawDatabase } from './raw-database.js';
  * - `replicated`: `fromPrimaryAndReplica(primary, replica)`;
  * - `primary-only`: `fromPrimaryAndReplica(primary, undefined)`.
  */
-export type StoreKind = 'single' | 'replicated' | 'primary-only';
+export type StoreKind = 'single' | 'replicated' | 'primary-only' | 'replicas';
 
 /** Options of `ConformanceSuite.newStore`. */
 export interface NewStoreOptions<H> {
   /** Default: a fresh `es_c_<random>` name. */
   tableName?: string;
-  replicaFallback?: 'none' | 'primary';
+  replicaFallback?: 'none' | 'primary' | 'next-replica';
+  /** `StoreOptions.replicaNames`. */
+  replicaNames?: readonly string[];
   /** Default true: `migrate()` before returning. */
   migrate?: boolean;
   /** Replaces the suite's primary handle (e.g. to build a store whose "primary" is the replica). */
@@ -48,6 +50,13 @@ function required<T>(value: T | undefined, what: string): T {
   return value;
 }
 
+/** `startCluster` with two replicas, or the one that external servers and testcontainers have. */
+function defaultCluster(): Promise<Cluster> {
+  const { ES_PRIMARY_URL, ES_REPLICA_URL, ES_TESTCONTAINERS } = process.env;
+  const oneReplica = Boolean(ES_PRIMARY_URL || ES_REPLICA_URL) || ES_TESTCONTAINERS === '1';
+  return startCluster({ replicas: oneReplica ? 1 : 2 });
+}
+
 /** A table name no other test uses. */
 export function freshTableName(prefix = 'es_c'): string {
   return `${prefix}_${randomBytes(6).toString('hex')}`;
@@ -63,6 +72,7 @@ export class ConformanceSuite<H> {
   #adapter: ConformanceAdapter<H> | undefined;
   #primary: H | undefined;
   #replica: H | undefined;
+  #replicas: H[] = [];
   #raw: RawDatabase | undefined;
   #rawReplica: RawDatabase | undefined;
 
@@ -84,6 +94,10 @@ export class ConformanceSuite<H> {
   get replica(): H {
     return required(this.#replica, 'the replica handle');
   }
+  /** The adapter's handles on every replica of the cluster (the first is `replica`). */
+  get replicas(): readonly H[] {
+    return this.#replicas;
+  }
   /** Raw SQL on the primary. */
   get raw(): RawDatabase {
     return required(this.#raw, 'raw SQL on the primary');
@@ -94,7 +108,7 @@ export class ConformanceSuite<H> {
   }
 
   async start(): Promise<void> {
-    const cluster = await (this.options.cluster ?? (() => startCluster()))();
+    const cluster = await (this.options.cluster ?? defaultCluster)();
     this.#cluster = cluster;
     try {
       this.#raw = new RawDatabase(cluster.primaryUrl);
@@ -103,6 +117,10 @@ export class ConformanceSuite<H> {
       this.#adapter = adapter;
       this.#primary = await adapter.connect(cluster.primaryUrl, { connectTimeoutMs: 10_000 });
       this.#replica = await adapter.connect(cluster.replicaUrl, { connectTimeoutMs: 10_000 });
+      this.#replicas = [this.#replica];
+      for (const url of cluster.replicaUrls.slice(1)) {
+        this.#replicas.push(await adapter.connect(url, { connectTimeoutMs: 10_000 }));
+      }
     } catch (error) {
       // Leave nothing running; afterAll's stop() is then a no-op.
       await this.stop().catch(() => {});
@@ -122,13 +140,14 @@ export class ConformanceSuite<H> {
     };
     try {
       const adapter = this.#adapter;
-      for (const handle of [this.#primary, this.#replica]) {
+      for (const handle of [this.#primary, ...this.#replicas]) {
         if (adapter && handle !== undefined) await attempt(() => adapter.disconnect(handle));
       }
       for (const raw of [this.#raw, this.#rawReplica]) if (raw) await attempt(() => raw.end());
     } finally {
       this.#primary = undefined;
       this.#replica = undefined;
+      this.#replicas = [];
       this.#raw = undefined;
       this.#rawReplica = undefined;
       const cluster = this.#cluster;
@@ -146,16 +165,22 @@ export class ConformanceSuite<H> {
       tableName,
       hooks: { onOperation: (report) => reports.push(report) },
       ...(setup.replicaFallback !== undefined && { replicaFallback: setup.replicaFallback }),
+      ...(setup.replicaNames !== undefined && { replicaNames: setup.replicaNames }),
     };
     const primary = setup.primary ?? this.primary;
+    const several = this.adapter.fromPrimaryAndReplicas;
+    if (kind === 'replicas' && !several)
+      throw new Error('conformance suite: the adapter has no fromPrimaryAndReplicas');
     const store =
       kind === 'single'
         ? this.adapter.fromSingle(primary, options)
-        : this.adapter.fromPrimaryAndReplica(
-            primary,
-            kind === 'replicated' ? (setup.replica ?? this.replica) : undefined,
-            options,
-          );
+        : kind === 'replicas'
+          ? (several as NonNullable<typeof several>)(primary, this.replicas, options)
+          : this.adapter.fromPrimaryAndReplica(
+              primary,
+              kind === 'replicated' ? (setup.replica ?? this.replica) : undefined,
+              options,
+            );
     if (setup.migrate !== false) await store.migrate();
     return { store, tableName, table: store.tableName, reports };
   }

@@ -9,6 +9,7 @@ import {
   InvalidArgumentError,
   InvalidConfigurationError,
   isEventStoreError,
+  ReplicaUnavailableError,
   SchemaDriftError,
   TimeoutError,
 } from './errors.js';
@@ -24,6 +25,7 @@ import type { EventFilter } from './filter.js';
 import { checkFilter } from './filter-check.js';
 import { MIGRATIONS, NEEDS_READ_COMMITTED } from './migrations/index.js';
 import { schemaProblems, schemaStateStatement } from './migrations/schema-check.js';
+import { type Replica, ReplicaSet } from './replica-set.js';
 import {
   lsnPosition,
   PRIMARY_LSN_STATEMENT,
@@ -57,19 +59,31 @@ import { parseTableName } from './table-name.js';
 type Operation = OperationReport['operation'];
 
 /**
- * Creates a store on a primary and an optional replica. Adapters call this with their drivers; it holds
- * all behaviour: routing, the append guard, error mapping, cancellation and hooks.
+ * Creates a store on a primary and no, one or several replicas. Adapters call this with their drivers; it
+ * holds all behaviour: routing, replica health, the append guard, error mapping, cancellation and hooks.
  */
 export function createEventStore(
   primary: Driver | undefined,
-  replica: Driver | undefined,
+  replica: Driver | readonly (Driver | undefined)[] | undefined,
   options: StoreOptions = {},
 ): EventStore {
   if (!primary) throw new InvalidConfigurationError('a primary database is required (got undefined or null)');
   const names = parseTableName(options.tableName);
   const bound = callBound(options);
-  const fallbackToPrimary = options.replicaFallback === 'primary';
-  const driverFor = (server: ServerRole) => (server === 'replica' ? (replica as Driver) : primary);
+  const replicaBound = checkMs(options.replicaTimeoutMs, bound, 'replicaTimeoutMs');
+  const fallback = checkFallback(options.replicaFallback);
+  const given: readonly (Driver | undefined)[] = Array.isArray(replica) ? replica : replica ? [replica] : [];
+  if (given.some((driver) => !driver)) {
+    throw new InvalidConfigurationError('a replica is undefined or null: pass only the replicas you have');
+  }
+  const drivers = given as readonly Driver[];
+  const replicas = new ReplicaSet(
+    drivers,
+    options.replicaNames,
+    (target) => firstRow(target, REPLICA_STATE_STATEMENT).then((row) => row !== undefined),
+    PROBE_INTERVAL_MS,
+  );
+  const hasReplica = drivers.length > 0;
 
   const report = (entry: Omit<OperationReport, 'durationMs'>, started: number) => {
     try {
@@ -81,16 +95,18 @@ export function createEventStore(
 
   /** Runs `work` against one server, mapping errors and reporting the outcome. */
   const run = async <T>(
-    call: { operation: Operation; ctx: Context | undefined; server: ServerRole; fellBack?: boolean },
+    call: { operation: Operation; ctx: Context | undefined; replica?: Replica; fellBack?: boolean },
     work: (signal: AbortSignal | undefined) => Promise<T>,
     count: (result: T) => number,
   ): Promise<T> => {
     const started = performance.now();
+    const server: ServerRole = call.replica ? 'replica' : 'primary';
     const entry = {
       operation: call.operation,
       consistency: getConsistencyLevel(call.ctx),
-      server: call.server,
-      driver: driverFor(call.server).name,
+      server,
+      serverName: call.replica?.name ?? 'primary',
+      driver: (call.replica?.driver ?? primary).name,
       fellBack: call.fellBack ?? false,
     };
     const signal = call.ctx?.signal;
@@ -100,7 +116,7 @@ export function createEventStore(
       report({ ...entry, outcome: 'ok', eventCount: count(result) }, started);
       return result;
     } catch (error) {
-      const mapped = toEventStoreError(call.operation, call.server, error, signal);
+      const mapped = toEventStoreError(call.operation, server, error, signal, call.replica?.name);
       const outcome = mapped instanceof ConcurrencyConflictError ? 'conflict' : 'error';
       report({ ...entry, outcome, errorCode: mapped.code, eventCount: 0 }, started);
       throw mapped;
@@ -116,20 +132,30 @@ export function createEventStore(
     return decodeAppendOutcomes(rows, batch);
   }, batchingLimits(options.appendBatching));
 
-  /** Runs a read statement on `server`, raced against the caller's signal and bounded by the store. */
+  /**
+   * Runs a read statement on `replica` (the primary when undefined), raced against the caller's signal and
+   * bounded by the store: a replica that does not answer within `replicaTimeoutMs` is unavailable.
+   */
   const readOn = (
     operation: Operation | 'eventstore.status',
-    server: ServerRole,
+    replica: Replica | undefined,
     statement: Statement,
     signal: AbortSignal | undefined,
   ) =>
     bounded(
-      raceSignal(readCommitted(driverFor(server), statement, signal), signal),
-      bound,
-      () => new TimeoutError(operation, undefined),
+      raceSignal(readCommitted(replica?.driver ?? primary, statement, signal), signal),
+      replica ? replicaBound : bound,
+      () =>
+        replica
+          ? new ReplicaUnavailableError(operation, new TimeoutError(operation, undefined), replica.name)
+          : new TimeoutError(operation, undefined),
     );
 
-  /** A read routed as SPEC §4 says: strong to the primary; eventual to the replica, with its fallback. */
+  /**
+   * A read routed as SPEC §4 says: strong to the primary; eventual to the next replica in turn whose
+   * circuit is closed. A replica that fails as a server opens its circuit; then `replicaFallback` says
+   * whether the read tries the next replica, the primary, or fails.
+   */
   const routedRead = async <T>(
     operation: Operation,
     ctx: Context | undefined,
@@ -137,75 +163,94 @@ export function createEventStore(
     decode: (rows: readonly Row[]) => T,
     count: (result: T) => number,
   ): Promise<T> => {
-    const read = (server: ServerRole, fellBack = false) =>
+    const read = (replica: Replica | undefined, fellBack = false) =>
       run(
-        { operation, ctx, server, fellBack },
-        async (signal) => decode((await readOn(operation, server, statement, signal)).rows),
+        { operation, ctx, ...(replica && { replica }), fellBack },
+        async (signal) => decode((await readOn(operation, replica, statement, signal)).rows),
         count,
       );
-    if (routeOperation('query', getConsistencyLevel(ctx), replica !== undefined) === 'primary') {
-      return read('primary');
+    if (routeOperation('query', getConsistencyLevel(ctx), hasReplica) === 'primary') return read(undefined);
+    const candidates = replicas.candidates();
+    let failure: unknown;
+    for (const replica of candidates) {
+      try {
+        return await read(replica);
+      } catch (error) {
+        if (!isEventStoreError(error, 'REPLICA_UNAVAILABLE')) throw error;
+        replicas.failed(replica);
+        failure = error;
+        if (fallback !== 'next-replica') break;
+      }
     }
-    try {
-      return await read('replica');
-    } catch (error) {
-      if (!fallbackToPrimary || !isEventStoreError(error, 'REPLICA_UNAVAILABLE')) throw error;
-      return read('primary', true);
-    }
+    if (fallback === 'primary') return read(undefined, true);
+    if (failure) throw failure;
+    // Every circuit is open: fail at once, reported like any other call.
+    return run(
+      { operation, ctx, replica: replicas.all[0] as Replica },
+      () => Promise.reject(allOpen(operation)),
+      count,
+    );
   };
 
   /** A snapshot write: always on the primary, whatever the context asks. */
   const onPrimary = (operation: Operation, ctx: Context | undefined, statement: Statement) =>
     run(
-      { operation, ctx, server: 'primary' },
-      (signal) => readOn(operation, 'primary', statement, signal),
+      { operation, ctx },
+      (signal) => readOn(operation, undefined, statement, signal),
       () => 0,
     );
 
-  /** The first row of `statement` on `server`, or undefined when it fails or does not answer in time. */
-  const firstRow = (server: ServerRole, statement: Statement) =>
-    readOn('eventstore.status', server, statement, undefined).then(
+  /** The first row of `statement` on `replica` (or the primary), or undefined when it fails or does not answer in time. */
+  function firstRow(replica: Replica | undefined, statement: Statement) {
+    return readOn('eventstore.status', replica, statement, undefined).then(
       ({ rows }) => rows[0],
       () => undefined,
     );
+  }
 
   /**
-   * Resolves once the replica has replayed the primary's current WAL position, or at `deadline`, or at once
-   * when the replica does not answer or is no standby: those are reported by the reads that reach it.
+   * Resolves once every replica has replayed the primary's current WAL position, or at `deadline`; a replica
+   * that does not answer or is no standby is not waited for: the reads that reach it report it.
    */
-  const replicaCaughtUp = async (deadline: number) => {
-    const lsn = (await firstRow('primary', PRIMARY_LSN_STATEMENT))?.lsn;
+  const replicasCaughtUp = async (deadline: number) => {
+    const lsn = (await firstRow(undefined, PRIMARY_LSN_STATEMENT))?.lsn;
     if (!lsn) return;
-    while (Date.now() < deadline) {
-      const state = await firstRow('replica', REPLICA_STATE_STATEMENT);
-      if (state?.in_recovery !== 'true' || !state.replay_lsn) return;
-      if (lsnPosition(state.replay_lsn) >= lsnPosition(lsn)) return;
-      await new Promise((resolve) => setTimeout(resolve, 10));
-    }
+    const caughtUp = async (replica: Replica) => {
+      while (Date.now() < deadline) {
+        const state = await firstRow(replica, REPLICA_STATE_STATEMENT);
+        if (state?.in_recovery !== 'true' || !state.replay_lsn) return;
+        if (lsnPosition(state.replay_lsn) >= lsnPosition(lsn)) return;
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+    };
+    await Promise.all(replicas.all.map(caughtUp));
   };
 
   return Object.freeze({
     tableName: names.table,
 
     async replicationStatus() {
-      if (!replica) return [];
-      const [primaryRow, replicaRow] = await Promise.all([
-        firstRow('primary', PRIMARY_LSN_STATEMENT),
-        firstRow('replica', REPLICA_STATE_STATEMENT),
+      if (!hasReplica) return [];
+      const [primaryRow, ...replicaRows] = await Promise.all([
+        firstRow(undefined, PRIMARY_LSN_STATEMENT),
+        ...replicas.all.map((replica) => firstRow(replica, REPLICA_STATE_STATEMENT)),
       ]);
-      return [replicaStatus('replica-1', primaryRow?.lsn ?? undefined, replicaRow)];
+      return replicas.all.map((replica, index) =>
+        replicaStatus(replica.name, primaryRow?.lsn ?? undefined, replicaRows[index], replica.circuit),
+      );
     },
 
-    async close() {},
+    async close() {
+      replicas.close();
+    },
 
     async migrate(ctx?: Context): Promise<void> {
-      const call = { operation: 'eventstore.migrate', ctx, server: 'primary' } as const;
       await run(
-        call,
+        { operation: 'eventstore.migrate', ctx },
         () => primary.transaction((tx) => migrateIn(tx)),
         () => 0,
       );
-      if (replica) await replicaCaughtUp(Date.now() + MIGRATE_REPLAY_WAIT_MS);
+      await replicasCaughtUp(Date.now() + MIGRATE_REPLAY_WAIT_MS);
     },
 
     async query(ctx: Context | undefined, filter: EventFilter): Promise<QueryResult> {
@@ -247,7 +292,7 @@ export function createEventStore(
       expectedMaxSequenceNumber: bigint,
       ...events: StorableEvent[]
     ): Promise<AppendResult> {
-      routeOperation('append', getConsistencyLevel(ctx), replica !== undefined);
+      routeOperation('append', getConsistencyLevel(ctx), hasReplica);
       const request = appendRequest(
         checkFilter(filter),
         toSequenceNumber(expectedMaxSequenceNumber),
@@ -255,7 +300,7 @@ export function createEventStore(
       );
       if (request.events.length === 0) return { sequenceNumbers: [] };
       return run(
-        { operation: 'eventstore.append', ctx, server: 'primary' },
+        { operation: 'eventstore.append', ctx },
         // Not raced against the signal: the batch is cancelled on the server, and the call reports what
         // the database did. Past its bound (and a grace for a cancel), its outcome is unknown.
         async (signal) => {
@@ -367,6 +412,24 @@ function toSequenceNumber(value: unknown, what = 'append: expectedMaxSequenceNum
 /** The default of `StoreOptions.connectTimeoutMs`, for adapters that give it to their pools. */
 export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
 
+/** How often a replica whose circuit is open is asked whether it answers again. */
+const PROBE_INTERVAL_MS = 500;
+
+/** The error of an eventual read when every replica's circuit is open and nothing may fall back. */
+function allOpen(operation: string): ReplicaUnavailableError {
+  return new ReplicaUnavailableError(
+    operation,
+    new Error('every replica failed recently (its circuit is open) and is probed until it answers again'),
+  );
+}
+
+/** `StoreOptions.replicaFallback`, validated. */
+function checkFallback(value: StoreOptions['replicaFallback']): 'none' | 'primary' | 'next-replica' {
+  if (value === undefined) return 'none';
+  if (value === 'none' || value === 'primary' || value === 'next-replica') return value;
+  throw new InvalidConfigurationError("replicaFallback must be 'none', 'primary' or 'next-replica'");
+}
+
 /** How long `migrate()` waits for the replica to replay the schema it created. */
 const MIGRATE_REPLAY_WAIT_MS = 5_000;
 
@@ -375,17 +438,19 @@ const CANCEL_GRACE_MS = 2_000;
 
 /** The bound of a read or an append, in ms: `connectTimeoutMs + statementTimeoutMs` (validated). */
 function callBound(options: StoreOptions): number {
-  const ms = (value: number | undefined, fallback: number, name: string) => {
-    if (value === undefined) return fallback;
-    if (!Number.isSafeInteger(value) || value < 1 || value > 2 ** 30) {
-      throw new InvalidConfigurationError(`${name} must be a whole number of milliseconds from 1 to 2^30`);
-    }
-    return value;
-  };
   return (
-    ms(options.connectTimeoutMs, DEFAULT_CONNECT_TIMEOUT_MS, 'connectTimeoutMs') +
-    ms(options.statementTimeoutMs, 30_000, 'statementTimeoutMs')
+    checkMs(options.connectTimeoutMs, DEFAULT_CONNECT_TIMEOUT_MS, 'connectTimeoutMs') +
+    checkMs(options.statementTimeoutMs, 30_000, 'statementTimeoutMs')
   );
+}
+
+/** A duration option in ms, validated, or `fallback` when not given. */
+function checkMs(value: number | undefined, fallback: number, name: string): number {
+  if (value === undefined) return fallback;
+  if (!Number.isSafeInteger(value) || value < 1 || value > 2 ** 30) {
+    throw new InvalidConfigurationError(`${name} must be a whole number of milliseconds from 1 to 2^30`);
+  }
+  return value;
 }
 
 /**

@@ -123,6 +123,7 @@ export function toEventStoreError(
   server: ServerRole,
   error: unknown,
   signal?: AbortSignal,
+  replica?: string,
 ): EventStoreError {
   if (error instanceof EventStoreError) return error;
   if (signal?.aborted) {
@@ -141,7 +142,7 @@ export function toEventStoreError(
     return new SchemaMissingError(operation, error);
   if (isConnectionFailure(error)) {
     return server === 'replica'
-      ? new ReplicaUnavailableError(operation, error)
+      ? new ReplicaUnavailableError(operation, error, replica)
       : new ConnectionFailedError(
           operation,
           server,

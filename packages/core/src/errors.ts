@@ -111,17 +111,24 @@ export class ConsistencyViolationError extends EventStoreError {
   }
 }
 
-/** The replica could not serve an eventual read (down, unreachable, or broke the connection). */
+/**
+ * No replica could serve an eventual read: the one tried is down, unreachable, broke the connection or did
+ * not answer within `replicaTimeoutMs`, or every replica's circuit is open.
+ */
 export class ReplicaUnavailableError extends EventStoreError {
-  constructor(operation: string, cause: unknown) {
+  /** The replica that failed (its name), when one was tried. */
+  readonly replica: string | undefined;
+
+  constructor(operation: string, cause: unknown, replica?: string) {
     super(
       'REPLICA_UNAVAILABLE',
-      `${operation}: the replica is unavailable; strong reads and appends still use the primary`,
+      `${operation}: ${replica === undefined ? 'no replica is available' : `the replica '${replica}' is unavailable`}; strong reads and appends still use the primary`,
       {
         cause,
         retryable: true,
       },
     );
+    this.replica = replica;
   }
 }
 

@@ -35,6 +35,8 @@ export interface OperationReport {
   readonly consistency: ConsistencyLevel;
   /** The server that served (or failed) the call. */
   readonly server: ServerRole;
+  /** `primary`, or the name of the replica (`replica-1`, ... or `StoreOptions.replicaNames`). */
+  readonly serverName: string;
   /** The driver of that server's adapter (`pg`, ...). */
   readonly driver: string;
   /** `true` when an eventual read went to the primary because the replica failed and `replicaFallback` allowed it. */
@@ -63,10 +65,26 @@ export interface StoreOptions {
   /** Observability hooks. */
   readonly hooks?: ObservabilityHooks;
   /**
-   * What an eventual read does when the replica fails: `none` (default) throws
-   * `ReplicaUnavailableError`; `primary` retries the read on the primary and reports `fellBack`.
+   * What an eventual read does when its replica fails as a server (connection refused or lost, no answer
+   * within `replicaTimeoutMs`), or when every replica's circuit is open: `none` (default) throws
+   * `ReplicaUnavailableError`; `next-replica` tries the other replicas whose circuit is closed, in turn,
+   * then throws; `primary` reads the primary instead and reports `fellBack`.
    */
-  readonly replicaFallback?: 'none' | 'primary';
+  readonly replicaFallback?: 'none' | 'primary' | 'next-replica';
+  /**
+   * The replicas' names, in the order the factory was given them (default `replica-1`, `replica-2`, ...):
+   * reported as `serverName`, in `ReplicaUnavailableError.replica` and by `replicationStatus()`. Distinct,
+   * 1 to 64 letters, digits, `_`, `-` or `.`.
+   */
+  readonly replicaNames?: readonly string[];
+  /**
+   * How long an eventual read may wait for a replica, in ms (default: the store's bound,
+   * `connectTimeoutMs + statementTimeoutMs`). A replica that has not answered by then fails the read with
+   * `ReplicaUnavailableError` and its circuit opens, like one that refused or dropped the connection: reads
+   * then skip it until a probe (every 500 ms) finds it answering again. Set it to a little more than your
+   * slowest eventual read for fast failover.
+   */
+  readonly replicaTimeoutMs?: number;
   /**
    * How concurrent appends of this store share statements. While `concurrency` (default 2) batches are
    * in flight, further appends wait and then go together, up to `maxAppends` (default 64) per statement,
@@ -130,13 +148,15 @@ export interface EventStore {
   deleteSnapshot(ctx: Context | undefined, projectionType: string, filter: EventFilter): Promise<void>;
   /**
    * The state of each replica, asked from the servers in one round trip each (in parallel, bounded like a
-   * read): reachable, in recovery, replayed position, lag in bytes and in ms. Empty without a replica.
-   * Never throws for a replica that does not answer (it is reported unreachable).
+   * read), in configuration order: name, reachable, in recovery, replayed position, lag in bytes and in
+   * ms, circuit. Empty without a replica. Never throws for a replica that does not answer (it is reported
+   * unreachable).
    */
   replicationStatus(): Promise<ReplicaStatus[]>;
   /**
-   * Stops the store's own timers (it holds none between calls today) and never ends the caller's pools;
-   * idempotent. Calls made after it still run.
+   * Stops the store's own timers (the probe of replicas whose circuit is open; every timer is unref'd and
+   * none keeps the process alive) and never ends the caller's pools; idempotent. Calls made after it still
+   * run, with every replica's circuit closed for good.
    */
   close(): Promise<void>;
   /** The qualified, quoted table name the store uses. */

@@ -27,6 +27,7 @@ export * from './filter-builder.js';
 export { jsonContains, matchesFilter } from './filter-match.js';
 export { canonicalJson, MAX_JSON_DEPTH } from './json-value.js';
 export { ESCALATE_AFTER, eventKeys, filterKeys } from './lock-keys.js';
+export { type CircuitState, replicaDrivers } from './replica-set.js';
 export { lsnPosition, type ReplicaStatus } from './replication-status.js';
 export { type RoutedOperation, routeOperation } from './routing.js';
 export { filterHash, type Snapshot, type SnapshotInput } from './snapshots.js';

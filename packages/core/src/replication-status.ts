@@ -1,4 +1,5 @@
 import type { Statement } from './driver.js';
+import type { CircuitState } from './replica-set.js';
 
 /** One replica as `store.replicationStatus()` reports it. Lag is measured on the servers, never guessed. */
 export interface ReplicaStatus {
@@ -17,8 +18,11 @@ export interface ReplicaStatus {
    * age of the last transaction it replayed (its commit time on the primary).
    */
   readonly lagMs: number | undefined;
-  /** The replica's circuit breaker; `closed` until the store has one (several replicas, health checks). */
-  readonly circuit: 'closed' | 'open' | 'half-open';
+  /**
+   * The replica's circuit breaker: `open` after it failed as a server (eventual reads skip it), `half-open`
+   * while a probe asks it whether it answers again, `closed` when reads may use it.
+   */
+  readonly circuit: CircuitState;
 }
 
 /** The primary's current WAL position. */
@@ -44,7 +48,7 @@ export function lsnPosition(lsn: string): bigint {
 
 /**
  * The status of one replica from the rows of the two statements above (either missing when its server did
- * not answer).
+ * not answer) and its circuit.
  */
 export function replicaStatus(
   name: string,
@@ -52,6 +56,7 @@ export function replicaStatus(
   replica:
     | { in_recovery?: string | null; replay_lsn?: string | null; replay_age_ms?: string | null }
     | undefined,
+  circuit: CircuitState = 'closed',
 ): ReplicaStatus {
   if (!replica) {
     return {
@@ -61,7 +66,7 @@ export function replicaStatus(
       replayLsn: undefined,
       lagBytes: undefined,
       lagMs: undefined,
-      circuit: 'closed',
+      circuit,
     };
   }
   const replayLsn = replica.replay_lsn ?? undefined;
@@ -75,6 +80,6 @@ export function replicaStatus(
     replayLsn,
     lagBytes,
     lagMs: lagBytes === 0n ? 0 : age,
-    circuit: 'closed',
+    circuit,
   };
 }

@@ -3,6 +3,7 @@ import {
   type Driver,
   type EventStore,
   InvalidConfigurationError,
+  replicaDrivers,
   type StoreOptions,
 } from '@es/core';
 import { type PgPoolLike, pgDriver } from '@es/pg';
@@ -96,4 +97,20 @@ export function fromDrizzleAndReplica(
   options?: StoreOptions,
 ): EventStore {
   return createEventStore(driverFor(primary, 'primary'), driverFor(replica, 'replica'), options);
+}
+
+/**
+ * A store on a primary and several replicas, plain drizzle instances: eventual reads spread over the
+ * healthy replicas (as `fromPgPoolAndReplicas` in `@es/pg`), everything else uses `primary`.
+ */
+export function fromDrizzleAndReplicas(
+  primary: DrizzleDatabaseLike,
+  replicas: readonly DrizzleDatabaseLike[],
+  options?: StoreOptions,
+): EventStore {
+  return createEventStore(
+    driverFor(primary, 'primary'),
+    replicaDrivers(replicas, (replica) => driverFor(replica, 'replica')),
+    options,
+  );
 }

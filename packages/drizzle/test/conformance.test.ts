@@ -7,7 +7,7 @@ import { drizzle as drizzlePostgresJs, type PostgresJsDatabase } from 'drizzle-o
 import pg from 'pg';
 import postgres from 'postgres';
 import { afterAll } from 'vitest';
-import { fromDrizzle, fromDrizzleAndReplica } from '../src/index.js';
+import { fromDrizzle, fromDrizzleAndReplica, fromDrizzleAndReplicas } from '../src/index.js';
 
 type NodePgDb = NodePgDatabase & { $client: pg.Pool };
 type NeonDb = NeonDatabase & { $client: NeonPool };
@@ -29,6 +29,7 @@ runConformance<NodePgDb>({
     disconnect: (db) => db.$client.end(),
     fromSingle: fromDrizzle,
     fromPrimaryAndReplica: fromDrizzleAndReplica,
+    fromPrimaryAndReplicas: fromDrizzleAndReplicas,
   }),
 });
 
@@ -47,6 +48,7 @@ runConformance<PostgresJsDb>({
     disconnect: (db) => db.$client.end({ timeout: 5 }),
     fromSingle: fromDrizzle,
     fromPrimaryAndReplica: fromDrizzleAndReplica,
+    fromPrimaryAndReplicas: fromDrizzleAndReplicas,
   }),
 });
 
@@ -73,6 +75,7 @@ runConformance<NeonDb>({
       disconnect: (db) => db.$client.end(),
       fromSingle: fromDrizzle,
       fromPrimaryAndReplica: fromDrizzleAndReplica,
+      fromPrimaryAndReplicas: fromDrizzleAndReplicas,
     };
   },
 });

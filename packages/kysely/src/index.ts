@@ -7,6 +7,7 @@ import {
   type EventStore,
   InvalidConfigurationError,
   type Row,
+  replicaDrivers,
   runCancellable,
   type Statement,
   type StoreOptions,
@@ -102,6 +103,22 @@ export function fromKyselyAndReplica<DB, RDB = DB>(
   return createEventStore(
     primary ? kyselyDriver(primary) : undefined,
     replica ? kyselyDriver(replica) : undefined,
+    options,
+  );
+}
+
+/**
+ * A store on a primary and several replicas, plain `Kysely` instances: eventual reads spread over the
+ * healthy replicas (as `fromPgPoolAndReplicas` in `@es/pg`), everything else uses `primary`.
+ */
+export function fromKyselyAndReplicas<DB, RDB = DB>(
+  primary: Kysely<DB>,
+  replicas: readonly Kysely<RDB>[],
+  options?: StoreOptions,
+): EventStore {
+  return createEventStore(
+    primary ? kyselyDriver(primary) : undefined,
+    replicaDrivers(replicas, (replica) => (replica ? kyselyDriver(replica) : undefined)),
     options,
   );
 }

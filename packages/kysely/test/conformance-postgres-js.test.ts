@@ -2,7 +2,7 @@ import { runConformance } from '@es/conformance';
 import { Kysely } from 'kysely';
 import { PostgresJSDialect } from 'kysely-postgres-js';
 import postgres from 'postgres';
-import { fromKysely, fromKyselyAndReplica } from '../src/index.js';
+import { fromKysely, fromKyselyAndReplica, fromKyselyAndReplicas } from '../src/index.js';
 
 /** The postgres.js instance under each Kysely handle, to end it with a bound. */
 const sqlOf = new WeakMap<object, postgres.Sql>();
@@ -38,5 +38,6 @@ runConformance<Kysely<Record<string, never>>>({
     },
     fromSingle: fromKysely,
     fromPrimaryAndReplica: fromKyselyAndReplica,
+    fromPrimaryAndReplicas: fromKyselyAndReplicas,
   }),
 });

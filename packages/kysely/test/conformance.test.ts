@@ -1,7 +1,7 @@
 import { runConformance } from '@es/conformance';
 import { Kysely, PostgresDialect } from 'kysely';
 import pg from 'pg';
-import { fromKysely, fromKyselyAndReplica } from '../src/index.js';
+import { fromKysely, fromKyselyAndReplica, fromKyselyAndReplicas } from '../src/index.js';
 
 /** Kysely on its built-in pg dialect (`PostgresDialect` over a `pg.Pool`). */
 runConformance<Kysely<Record<string, never>>>({
@@ -24,5 +24,6 @@ runConformance<Kysely<Record<string, never>>>({
     disconnect: (db) => db.destroy(),
     fromSingle: fromKysely,
     fromPrimaryAndReplica: fromKyselyAndReplica,
+    fromPrimaryAndReplicas: fromKyselyAndReplicas,
   }),
 });

@@ -4,6 +4,7 @@ import {
   type EventStore,
   InvalidConfigurationError,
   type Row,
+  replicaDrivers,
   type StoreOptions,
 } from '@es/core';
 import { type PgPoolLike, pgDriver } from '@es/pg';
@@ -46,6 +47,20 @@ export function fromNeonPoolAndReplica(
     replica ? pgDriver(replica, 'neon', options?.connectTimeoutMs) : undefined,
     options,
   );
+}
+
+/**
+ * A store on a primary and several read replicas (Neon `Pool`s), routed as `fromPgPoolAndReplicas` in
+ * `@es/pg`: eventual reads spread over the healthy replicas, everything else uses `primary`.
+ */
+export function fromNeonPoolAndReplicas(
+  primary: NeonPoolLike,
+  replicas: readonly NeonPoolLike[],
+  options?: StoreOptions,
+): EventStore {
+  const driverOf = (pool: NeonPoolLike) =>
+    pool ? pgDriver(pool, 'neon', options?.connectTimeoutMs) : undefined;
+  return createEventStore(driverOf(primary), replicaDrivers(replicas, driverOf), options);
 }
 
 /** The part of the HTTP query function returned by `neon(url)` the adapter uses: `sql.query()`. */
@@ -107,4 +122,17 @@ export function fromNeonHttpAndReplica(
     replica ? neonHttpDriver(replica) : undefined,
     options,
   );
+}
+
+/**
+ * A store on a primary and several read replicas through HTTP query functions, routed as
+ * `fromNeonPoolAndReplicas`. `migrate()` rejects, as in `fromNeonHttp`.
+ */
+export function fromNeonHttpAndReplicas(
+  primary: NeonHttpLike,
+  replicas: readonly NeonHttpLike[],
+  options?: StoreOptions,
+): EventStore {
+  const driverOf = (sql: NeonHttpLike) => (sql ? neonHttpDriver(sql) : undefined);
+  return createEventStore(driverOf(primary), replicaDrivers(replicas, driverOf), options);
 }

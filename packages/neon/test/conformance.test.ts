@@ -2,7 +2,7 @@ import { runConformance } from '@es/conformance';
 import { startWebSocketRelay, type WebSocketRelay } from '@es/testing';
 import { neonConfig, Pool } from '@neondatabase/serverless';
 import { afterAll } from 'vitest';
-import { fromNeonPool, fromNeonPoolAndReplica } from '../src/index.js';
+import { fromNeonPool, fromNeonPoolAndReplica, fromNeonPoolAndReplicas } from '../src/index.js';
 
 /**
  * The full suite over Neon's WebSocket `Pool`, for real: every connection goes through a local
@@ -34,6 +34,7 @@ runConformance<Pool>({
       disconnect: (pool) => pool.end(),
       fromSingle: fromNeonPool,
       fromPrimaryAndReplica: fromNeonPoolAndReplica,
+      fromPrimaryAndReplicas: fromNeonPoolAndReplicas,
     };
   },
 });

@@ -3,7 +3,14 @@ import type { EventStore } from '@es/core';
 import { startWebSocketRelay, type WebSocketRelay } from '@es/testing';
 import { type NeonQueryFunction, neon, neonConfig, Pool } from '@neondatabase/serverless';
 import { afterAll } from 'vitest';
-import { fromNeonHttp, fromNeonHttpAndReplica, fromNeonPool, fromNeonPoolAndReplica } from '../src/index.js';
+import {
+  fromNeonHttp,
+  fromNeonHttpAndReplica,
+  fromNeonHttpAndReplicas,
+  fromNeonPool,
+  fromNeonPoolAndReplica,
+  fromNeonPoolAndReplicas,
+} from '../src/index.js';
 import { type NeonHttpStandIn, startNeonHttpStandIn } from './http-standin.js';
 
 /**
@@ -69,6 +76,19 @@ runConformance<HttpHandle>({
         migratingThroughPool(
           fromNeonHttpAndReplica(primary?.sql, replica?.sql, options),
           fromNeonPoolAndReplica(primary?.pool, replica?.pool, options),
+        ),
+      fromPrimaryAndReplicas: (primary, replicas, options) =>
+        migratingThroughPool(
+          fromNeonHttpAndReplicas(
+            primary?.sql,
+            replicas.map((replica) => replica.sql),
+            options,
+          ),
+          fromNeonPoolAndReplicas(
+            primary?.pool,
+            replicas.map((replica) => replica.pool),
+            options,
+          ),
         ),
     };
   },

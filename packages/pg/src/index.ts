@@ -7,6 +7,7 @@ import {
   type Executor,
   inTransaction,
   type Row,
+  replicaDrivers,
   runCancellable,
   type Statement,
   type StoreOptions,
@@ -185,4 +186,21 @@ export function fromPgPoolAndReplica(
   options?: StoreOptions,
 ): EventStore {
   return createEventStore(driverOf(primary, options), driverOf(replica, options), options);
+}
+
+/**
+ * A store on a primary and several replicas (`pg.Pool`s): eventual reads spread over the replicas whose
+ * circuit is closed, round-robin (see `replicaNames`, `replicaFallback`, `replicaTimeoutMs`); strong
+ * reads, appends and migrations use `primary`. With no replica every call goes to the primary.
+ */
+export function fromPgPoolAndReplicas(
+  primary: PgPoolLike,
+  replicas: readonly PgPoolLike[],
+  options?: StoreOptions,
+): EventStore {
+  return createEventStore(
+    driverOf(primary, options),
+    replicaDrivers(replicas, (replica) => driverOf(replica, options)),
+    options,
+  );
 }

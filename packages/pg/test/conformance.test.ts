@@ -1,6 +1,6 @@
 import { runConformance } from '@es/conformance';
 import pg from 'pg';
-import { fromPgPool, fromPgPoolAndReplica } from '../src/index.js';
+import { fromPgPool, fromPgPoolAndReplica, fromPgPoolAndReplicas } from '../src/index.js';
 
 runConformance<pg.Pool>({
   name: 'pg',
@@ -18,5 +18,6 @@ runConformance<pg.Pool>({
     disconnect: (pool) => pool.end(),
     fromSingle: fromPgPool,
     fromPrimaryAndReplica: fromPgPoolAndReplica,
+    fromPrimaryAndReplicas: fromPgPoolAndReplicas,
   }),
 });

@@ -5,6 +5,7 @@ import {
   InvalidConfigurationError,
   inTransaction,
   isConnectionFailure,
+  replicaDrivers,
   runCancellable,
 } from '@es/core';
 
@@ -130,4 +131,16 @@ export function fromPostgresJsAndReplica<P, R>(
   options?: StoreOptions,
 ): EventStore {
   return createEventStore(driverOf(primary), driverOf(replica), options);
+}
+
+/**
+ * A store on a primary and several replicas (`postgres()` instances), routed as `fromPgPoolAndReplicas`
+ * in `@es/pg`: eventual reads spread over the healthy replicas, everything else uses `primary`.
+ */
+export function fromPostgresJsAndReplicas<P, R>(
+  primary: PostgresJsLike<P>,
+  replicas: readonly PostgresJsLike<R>[],
+  options?: StoreOptions,
+): EventStore {
+  return createEventStore(driverOf(primary), replicaDrivers(replicas, driverOf), options);
 }

@@ -1,6 +1,6 @@
 import { runConformance } from '@es/conformance';
 import postgres from 'postgres';
-import { fromPostgresJs, fromPostgresJsAndReplica } from '../src/index.js';
+import { fromPostgresJs, fromPostgresJsAndReplica, fromPostgresJsAndReplicas } from '../src/index.js';
 
 runConformance<postgres.Sql>({
   name: 'postgres.js',
@@ -16,5 +16,6 @@ runConformance<postgres.Sql>({
     disconnect: (sql) => sql.end({ timeout: 5 }),
     fromSingle: fromPostgresJs,
     fromPrimaryAndReplica: fromPostgresJsAndReplica,
+    fromPrimaryAndReplicas: fromPostgresJsAndReplicas,
   }),
 });

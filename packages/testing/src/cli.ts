@@ -2,11 +2,13 @@
 import { parseArgs } from 'node:util';
 import type { StartClusterOptions } from './cluster.js';
 import { redactUrl } from './control-sql.js';
-import { CLUSTER_MODES, startCluster } from './start-cluster.js';
+import { CLUSTER_MODES, MAX_REPLICAS, replicaCount, startCluster } from './start-cluster.js';
 
-const USAGE = `usage: es-cluster [--mode ${CLUSTER_MODES.join('|')}] [--database NAME] [--quiet]
-Starts a PostgreSQL primary + streaming replica, prints ES_PRIMARY_URL=... and ES_REPLICA_URL=...,
-and stops both cleanly on SIGINT/SIGTERM (Ctrl-C).`;
+const USAGE = `usage: es-cluster [--mode ${CLUSTER_MODES.join('|')}] [--database NAME] [--replicas N]
+                  [--quiet]
+Starts a PostgreSQL primary + N streaming replicas (1 to ${MAX_REPLICAS}, default 1), prints
+ES_PRIMARY_URL=..., ES_REPLICA_URL=... (the first replica) and, with several replicas,
+ES_REPLICA_URLS=... (all of them, comma-separated), and stops them cleanly on SIGINT/SIGTERM (Ctrl-C).`;
 
 /** `--mode embedded` and `--mode=embedded` alike (node:util parseArgs); unknown flags and modes are refused. */
 function readArgs(args: string[]): StartClusterOptions & { quiet: boolean } {
@@ -17,6 +19,7 @@ function readArgs(args: string[]): StartClusterOptions & { quiet: boolean } {
     options: {
       mode: { type: 'string' },
       database: { type: 'string' },
+      replicas: { type: 'string' },
       quiet: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -27,9 +30,12 @@ function readArgs(args: string[]): StartClusterOptions & { quiet: boolean } {
   }
   const mode = values.mode as StartClusterOptions['mode'];
   if (mode !== undefined && !CLUSTER_MODES.includes(mode)) throw new Error(`unknown --mode ${values.mode}`);
+  if (values.replicas !== undefined && !/^\d+$/.test(values.replicas))
+    throw new Error(`--replicas needs a whole number, got '${values.replicas}'`);
   return {
     ...(mode === undefined ? {} : { mode }),
     ...(values.database === undefined ? {} : { database: values.database }),
+    ...(values.replicas === undefined ? {} : { replicas: replicaCount(Number(values.replicas)) }),
     quiet: values.quiet === true,
   };
 }
@@ -50,8 +56,10 @@ async function main(): Promise<void> {
     },
   });
   // Passwords never get printed (local modes have none).
+  const replicaUrls = cluster.replicaUrls.map(redactUrl);
   process.stdout.write(
-    `ES_PRIMARY_URL=${redactUrl(cluster.primaryUrl)}\nES_REPLICA_URL=${redactUrl(cluster.replicaUrl)}\n`,
+    `ES_PRIMARY_URL=${redactUrl(cluster.primaryUrl)}\nES_REPLICA_URL=${replicaUrls[0]}\n` +
+      (replicaUrls.length > 1 ? `ES_REPLICA_URLS=${replicaUrls.join(',')}\n` : ''),
   );
   const keepAlive = setInterval(() => {}, 1 << 30);
   let stopping = false;

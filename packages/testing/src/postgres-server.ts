@@ -28,7 +28,7 @@ function isAlive(pid: number): boolean {
 /** One PostgreSQL server process and its data directory, driven by pg_ctl. */
 export class PostgresServer {
   /**
-   * @param name 'primary' or 'replica', for messages.
+   * @param name 'primary', 'replica', 'replica-2', ..., for messages.
    * @param runner runs the programs as the right OS user.
    * @param binDir directory of pg_ctl and postgres.
    * @param dataDir the data directory.

@@ -4,49 +4,59 @@ import { untrackTempDir } from './exit-cleanup.js';
 import type { PostgresServer } from './postgres-server.js';
 import { ReplayControls } from './replay-controls.js';
 import { waitForStreaming } from './replication.js';
+import { settleAll } from './settle-all.js';
 
-/** A primary and a replica run as processes of this machine (local or embedded mode). */
+/** A replica server and the physical replication slot it streams through. */
+export interface ReplicaServer {
+  /** The hot standby. */
+  server: PostgresServer;
+  /** Its slot on the primary. */
+  slot: string;
+}
+
+/** A primary and its replicas run as processes of this machine (local or embedded mode). */
 export class ProcessCluster extends ReplayControls implements Cluster {
   readonly canStopReplica = true;
   readonly primaryUrl: string;
-  readonly replicaUrl: string;
+  readonly replicaUrls: readonly string[];
   private stopping: Promise<void> | undefined;
 
   /**
    * @param mode 'local' or 'embedded'.
    * @param primary the primary server, running.
-   * @param replica the replica server, running and streaming through `slot`.
-   * @param slot the physical replication slot of the replica.
-   * @param tempDir the directory holding both data dirs and the logs, removed by stop().
+   * @param replicas the replica servers, running and streaming, each through its slot.
+   * @param tempDir the directory holding every data dir and the logs, removed by stop().
    * @param database the database named in the URLs.
    */
   constructor(
     readonly mode: 'local' | 'embedded',
     private readonly primary: PostgresServer,
-    private readonly replica: PostgresServer,
-    private readonly slot: string,
+    private readonly replicas: readonly ReplicaServer[],
     private readonly tempDir: string,
     database: string,
   ) {
     super();
-    const path = encodeURIComponent(database);
-    this.primaryUrl = `postgres://postgres@127.0.0.1:${primary.port}/${path}`;
-    this.replicaUrl = `postgres://postgres@127.0.0.1:${replica.port}/${path}`;
+    const url = (server: PostgresServer) =>
+      `postgres://postgres@127.0.0.1:${server.port}/${encodeURIComponent(database)}`;
+    this.primaryUrl = url(primary);
+    this.replicaUrls = replicas.map((replica) => url(replica.server));
   }
 
-  stopReplica(): Promise<void> {
-    return this.replica.stop();
+  async stopReplica(replica?: number): Promise<void> {
+    await (this.replicas[this.replicaIndex(replica)] as ReplicaServer).server.stop();
   }
 
-  async startReplica(): Promise<void> {
-    await this.replica.start();
-    await waitForStreaming(this.primaryUrl, this.replicaUrl, this.slot);
+  async startReplica(replica?: number): Promise<void> {
+    const index = this.replicaIndex(replica);
+    const { server, slot } = this.replicas[index] as ReplicaServer;
+    await server.start();
+    await waitForStreaming(this.primaryUrl, this.replicaUrls[index] as string, slot);
   }
 
   stop(): Promise<void> {
     this.stopping ??= (async () => {
       try {
-        await this.replica.stop();
+        await settleAll(this.replicas.map((replica) => replica.server.stop()));
       } finally {
         await this.primary.stop();
         await rm(this.tempDir, { recursive: true, force: true });

@@ -1,4 +1,5 @@
 import { pollRow, queryRow } from './control-sql.js';
+import { settleAll } from './settle-all.js';
 
 const POLL_MS = 3;
 
@@ -9,45 +10,49 @@ export async function currentLsn(primaryUrl: string): Promise<string> {
   return row.lsn;
 }
 
-/** Waits until the replica has replayed `lsn` (default: the primary's current LSN). */
+/** Waits until every replica has replayed `lsn` (default: the primary's current LSN). */
 export function waitForReplay(
   primaryUrl: string,
-  replicaUrl: string,
+  replicaUrls: readonly string[],
   lsn?: string,
   timeoutMs?: number,
 ): Promise<void> {
-  return waitForLsn('replay', primaryUrl, replicaUrl, lsn, timeoutMs);
+  return waitForLsn('replay', primaryUrl, replicaUrls, lsn, timeoutMs);
 }
 
-/** Waits until the replica has received `lsn` (default: the primary's current LSN), replayed or not. */
+/** Waits until every replica has received `lsn` (default: the primary's current LSN), replayed or not. */
 export function waitForReceive(
   primaryUrl: string,
-  replicaUrl: string,
+  replicaUrls: readonly string[],
   lsn?: string,
   timeoutMs?: number,
 ): Promise<void> {
-  return waitForLsn('receive', primaryUrl, replicaUrl, lsn, timeoutMs);
+  return waitForLsn('receive', primaryUrl, replicaUrls, lsn, timeoutMs);
 }
 
 async function waitForLsn(
   step: 'replay' | 'receive',
   primaryUrl: string,
-  replicaUrl: string,
+  replicaUrls: readonly string[],
   lsn: string | undefined,
   timeoutMs = 10_000,
 ): Promise<void> {
   const target = lsn ?? (await currentLsn(primaryUrl));
   const position = step === 'replay' ? 'pg_last_wal_replay_lsn()' : 'pg_last_wal_receive_lsn()';
-  await pollRow<{ reached: string | null; done: boolean | null }>(replicaUrl, {
-    sql: `SELECT ${position}::text AS reached, ${position} >= $1::pg_lsn AS done`,
-    params: [target],
-    done: (row) => row?.done === true,
-    timeoutMs,
-    intervalMs: POLL_MS,
-    describe: (row) =>
-      `the replica did not ${step} up to LSN ${target}, last: ${row?.reached ?? 'unknown'}. ` +
-      (step === 'replay' ? 'Is replay paused or the replica stopped?' : 'Is the replica stopped?'),
+  const hint = step === 'replay' ? 'Is replay paused or the replica stopped?' : 'Is the replica stopped?';
+  const polls = replicaUrls.map((url, index) => {
+    const name = replicaUrls.length === 1 ? 'the replica' : `replica ${index}`;
+    return pollRow<{ reached: string | null; done: boolean | null }>(url, {
+      sql: `SELECT ${position}::text AS reached, ${position} >= $1::pg_lsn AS done`,
+      params: [target],
+      done: (row) => row?.done === true,
+      timeoutMs,
+      intervalMs: POLL_MS,
+      describe: (row) =>
+        `${name} did not ${step} up to LSN ${target}, last: ${row?.reached ?? 'unknown'}. ${hint}`,
+    });
   });
+  await settleAll(polls);
 }
 
 /**

