@@ -20,6 +20,8 @@ export interface NewStoreOptions<H> {
   replicaFallback?: 'none' | 'primary' | 'next-replica';
   /** `StoreOptions.replicaNames`. */
   replicaNames?: readonly string[];
+  /** `StoreOptions.onStaleRead`. */
+  onStaleRead?: 'primary' | 'error';
   /** Default true: `migrate()` before returning. */
   migrate?: boolean;
   /** Replaces the suite's primary handle (e.g. to build a store whose "primary" is the replica). */
@@ -166,6 +168,7 @@ export class ConformanceSuite<H> {
       hooks: { onOperation: (report) => reports.push(report) },
       ...(setup.replicaFallback !== undefined && { replicaFallback: setup.replicaFallback }),
       ...(setup.replicaNames !== undefined && { replicaNames: setup.replicaNames }),
+      ...(setup.onStaleRead !== undefined && { onStaleRead: setup.onStaleRead }),
     };
     const primary = setup.primary ?? this.primary;
     const several = this.adapter.fromPrimaryAndReplicas;

@@ -1,3 +1,5 @@
+import { InvalidArgumentError } from './errors.js';
+
 /**
  * A context is an immutable value passed to every store call, like Go's `context.Context`: it carries
  * the consistency level (which server may answer) and, optionally, an `AbortSignal`.
@@ -10,6 +12,8 @@ export type ConsistencyLevel = 'strong' | 'eventual';
 export interface Context {
   readonly consistency: ConsistencyLevel;
   readonly signal?: AbortSignal;
+  /** An eventual read's bound on staleness: replicas further behind than this are skipped. */
+  readonly maxLagMs?: number;
 }
 
 const background: Context = Object.freeze({ consistency: 'strong' });
@@ -20,15 +24,25 @@ function derive(parent: Context | undefined, change: Partial<Context>): Context 
 
 /** Returns a context that routes to the primary. Use it in command handlers (read, decide, append). */
 export function withStrongConsistency(ctx?: Context): Context {
-  return derive(ctx, { consistency: 'strong' });
+  const { maxLagMs: _, ...rest } = ctx ?? background;
+  return Object.freeze({ ...rest, consistency: 'strong' as const });
 }
 
 /**
  * Returns a context whose reads may be served by a replica and so may be stale. Use it only in
- * query handlers; an append refuses it.
+ * query handlers; an append refuses it. `maxLagMs` bounds the staleness: a replica known to be further
+ * behind the primary than that is skipped (and with none fresh enough the store's `onStaleRead` decides);
+ * without it the store's `maxReplicaLagMs` applies, if set.
  */
-export function withEventualConsistency(ctx?: Context): Context {
-  return derive(ctx, { consistency: 'eventual' });
+export function withEventualConsistency(ctx?: Context, options?: { readonly maxLagMs?: number }): Context {
+  const maxLagMs = options?.maxLagMs;
+  if (maxLagMs === undefined) return derive(ctx, { consistency: 'eventual' });
+  if (typeof maxLagMs !== 'number' || !Number.isFinite(maxLagMs) || maxLagMs < 0) {
+    throw new InvalidArgumentError(
+      'withEventualConsistency: maxLagMs must be a finite number of ms, 0 or more',
+    );
+  }
+  return derive(ctx, { consistency: 'eventual', maxLagMs });
 }
 
 /** The consistency level of `ctx`; `strong` when no context is given. */

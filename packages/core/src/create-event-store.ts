@@ -9,6 +9,7 @@ import {
   InvalidArgumentError,
   InvalidConfigurationError,
   isEventStoreError,
+  ReplicaLagError,
   ReplicaUnavailableError,
   SchemaDriftError,
   TimeoutError,
@@ -23,6 +24,7 @@ import type {
 } from './event-store.js';
 import type { EventFilter } from './filter.js';
 import { checkFilter } from './filter-check.js';
+import { LagMonitor } from './lag-monitor.js';
 import { MIGRATIONS, NEEDS_READ_COMMITTED } from './migrations/index.js';
 import { schemaProblems, schemaStateStatement } from './migrations/schema-check.js';
 import { type Replica, ReplicaSet } from './replica-set.js';
@@ -84,6 +86,8 @@ export function createEventStore(
     PROBE_INTERVAL_MS,
   );
   const hasReplica = drivers.length > 0;
+  const staleness = checkStaleness(options);
+  const lag = new LagMonitor(() => measureLag(), LAG_INTERVAL_MS);
 
   const report = (entry: Omit<OperationReport, 'durationMs'>, started: number) => {
     try {
@@ -170,7 +174,16 @@ export function createEventStore(
         count,
       );
     if (routeOperation('query', getConsistencyLevel(ctx), hasReplica) === 'primary') return read(undefined);
-    const candidates = replicas.candidates();
+    const maxLagMs = ctx?.maxLagMs ?? staleness.maxReplicaLagMs;
+    const candidates =
+      maxLagMs === undefined && staleness.replicaSelection === 'round-robin'
+        ? replicas.candidates()
+        : await chooseReplicas(maxLagMs);
+    if (candidates === 'stale') {
+      if (staleness.onStaleRead === 'primary') return read(undefined, true);
+      const stale = new ReplicaLagError(operation, maxLagMs as number);
+      return run({ operation, ctx, replica: replicas.all[0] as Replica }, () => Promise.reject(stale), count);
+    }
     let failure: unknown;
     for (const replica of candidates) {
       try {
@@ -191,6 +204,52 @@ export function createEventStore(
       count,
     );
   };
+
+  /**
+   * The replicas an eventual read may try, in order: those with a closed circuit, in turn (or by least lag),
+   * and within `maxLagMs` of the primary when given; `'stale'` when some are closed but none is known to be
+   * fresh enough, even after a measurement made for this read.
+   */
+  const chooseReplicas = async (maxLagMs: number | undefined): Promise<Replica[] | 'stale'> => {
+    const leastLag = staleness.replicaSelection === 'least-lag';
+    lag.start();
+    const ordered = () => {
+      const now = performance.now();
+      const list = replicas.candidates();
+      if (leastLag) list.sort((a, b) => replicas.lagBound(a, now) - replicas.lagBound(b, now));
+      return maxLagMs === undefined
+        ? list
+        : list.filter((replica) => replicas.lagBound(replica, now) <= maxLagMs);
+    };
+    let list = ordered();
+    if (list.length === 0 && maxLagMs !== undefined && replicas.candidates().length > 0) {
+      await lag.refresh();
+      list = ordered();
+      if (list.length === 0 && replicas.candidates().length > 0) return 'stale';
+    }
+    return list;
+  };
+
+  /**
+   * One lag measurement: the primary's WAL position, then each replica's. A replica that has replayed it
+   * holds everything committed when it was asked; one behind holds everything up to its last replayed
+   * commit (its age on the replica). Replicas with an open circuit, or that do not answer, are left as known.
+   */
+  async function measureLag(): Promise<void> {
+    const sent = performance.now();
+    const lsn = (await firstRow(undefined, PRIMARY_LSN_STATEMENT))?.lsn;
+    if (!lsn) return;
+    const closed = replicas.all.filter((replica) => replica.circuit === 'closed');
+    await Promise.all(
+      closed.map(async (replica) => {
+        const asked = performance.now();
+        const state = await firstRow(replica, REPLICA_STATE_STATEMENT);
+        if (state?.in_recovery !== 'true' || !state.replay_lsn) return;
+        if (lsnPosition(state.replay_lsn) >= lsnPosition(lsn)) replicas.observed(replica, sent);
+        else if (state.replay_age_ms != null) replicas.observed(replica, asked - Number(state.replay_age_ms));
+      }),
+    );
+  }
 
   /** A snapshot write: always on the primary, whatever the context asks. */
   const onPrimary = (operation: Operation, ctx: Context | undefined, statement: Statement) =>
@@ -242,6 +301,7 @@ export function createEventStore(
 
     async close() {
       replicas.close();
+      lag.close();
     },
 
     async migrate(ctx?: Context): Promise<void> {
@@ -421,6 +481,27 @@ function allOpen(operation: string): ReplicaUnavailableError {
     operation,
     new Error('every replica failed recently (its circuit is open) and is probed until it answers again'),
   );
+}
+
+/** How often the lag of each replica is measured, once a read needs it. */
+const LAG_INTERVAL_MS = 200;
+
+/** The staleness options, validated. */
+function checkStaleness(options: StoreOptions) {
+  const { maxReplicaLagMs, onStaleRead = 'primary', replicaSelection = 'round-robin' } = options;
+  if (
+    maxReplicaLagMs !== undefined &&
+    (typeof maxReplicaLagMs !== 'number' || !Number.isFinite(maxReplicaLagMs) || maxReplicaLagMs < 0)
+  ) {
+    throw new InvalidConfigurationError('maxReplicaLagMs must be a finite number of ms, 0 or more');
+  }
+  if (onStaleRead !== 'primary' && onStaleRead !== 'error') {
+    throw new InvalidConfigurationError("onStaleRead must be 'primary' or 'error'");
+  }
+  if (replicaSelection !== 'round-robin' && replicaSelection !== 'least-lag') {
+    throw new InvalidConfigurationError("replicaSelection must be 'round-robin' or 'least-lag'");
+  }
+  return { maxReplicaLagMs, onStaleRead, replicaSelection };
 }
 
 /** `StoreOptions.replicaFallback`, validated. */

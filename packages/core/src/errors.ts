@@ -13,6 +13,7 @@ export type EventStoreErrorCode =
   | 'INVALID_CONFIGURATION'
   | 'CONSISTENCY_VIOLATION'
   | 'REPLICA_UNAVAILABLE'
+  | 'REPLICA_LAG'
   | 'READ_ONLY_PRIMARY'
   | 'ABORTED'
   | 'TIMEOUT'
@@ -129,6 +130,24 @@ export class ReplicaUnavailableError extends EventStoreError {
       },
     );
     this.replica = replica;
+  }
+}
+
+/**
+ * An eventual read with a staleness bound (`maxLagMs`, or the store's `maxReplicaLagMs`) found no replica
+ * known to be within it, and the store's `onStaleRead` is `'error'`. Retryable: replicas catch up.
+ */
+export class ReplicaLagError extends EventStoreError {
+  /** The bound the read asked for, in ms. */
+  readonly maxLagMs: number;
+
+  constructor(operation: string, maxLagMs: number) {
+    super(
+      'REPLICA_LAG',
+      `${operation}: no replica is known to be within ${maxLagMs} ms of the primary; read with a larger bound, strong consistency, or onStaleRead 'primary'`,
+      { retryable: true },
+    );
+    this.maxLagMs = maxLagMs;
   }
 }
 

@@ -86,6 +86,24 @@ export interface StoreOptions {
    */
   readonly replicaTimeoutMs?: number;
   /**
+   * The default staleness bound of eventual reads, in ms (none by default): a replica not known to be
+   * within it of the primary is skipped. A read's own `withEventualConsistency(ctx, { maxLagMs })` wins.
+   * Lag is measured on the servers every 200 ms once a read needs it (the primary's WAL position against
+   * each replica's replayed one, and the age of its last replayed commit), and again at once when no replica
+   * is known to be fresh enough.
+   */
+  readonly maxReplicaLagMs?: number;
+  /**
+   * What an eventual read does when no replica is known to be within its staleness bound: read the primary
+   * (`'primary'`, the default, reported as `fellBack`) or fail with `ReplicaLagError` (`'error'`).
+   */
+  readonly onStaleRead?: 'primary' | 'error';
+  /**
+   * How eventual reads pick among the healthy replicas: `'round-robin'` (default) or `'least-lag'` (the
+   * one with the smallest measured lag first; round-robin until the first measurement).
+   */
+  readonly replicaSelection?: 'round-robin' | 'least-lag';
+  /**
    * How concurrent appends of this store share statements. While `concurrency` (default 2) batches are
    * in flight, further appends wait and then go together, up to `maxAppends` (default 64) per statement,
    * each with its own guard: one round trip and one commit serve many appends. Appends whose boundaries

@@ -10,7 +10,7 @@ import { buildEventFilter } from './filter-builder.js';
  * is set and never answering while `hang` is: replica routing without a database.
  */
 function fakeReplica(name: string) {
-  const state = { down: false, hang: false, sent: 0 };
+  const state = { down: false, hang: false, sent: 0, lsn: '0/10', ageMs: '0' };
   const refused = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:1'), { code: 'ECONNREFUSED' });
   const driver: Driver = {
     name,
@@ -19,9 +19,8 @@ function fakeReplica(name: string) {
       if (state.hang) return new Promise(() => {});
       if (state.down) throw refused;
       const status = statement.name.startsWith('es.status');
-      return {
-        rows: status ? [{ lsn: '0/1', in_recovery: 'true', replay_lsn: '0/1', replay_age_ms: '0' }] : [],
-      };
+      const row = { lsn: state.lsn, in_recovery: 'true', replay_lsn: state.lsn, replay_age_ms: state.ageMs };
+      return { rows: status ? [row] : [] };
     },
     transaction: (fn) => fn(driver),
   };
@@ -109,6 +108,44 @@ describe('several replicas (fake drivers)', () => {
     ]);
   });
 
+  it('bounded staleness: skips a replica measured behind; with none fresh, reads the primary or fails', async () => {
+    const [a, b] = [fakeReplica('a'), fakeReplica('b')];
+    a.lsn = '0/8'; // behind the primary's 0/10, its last replayed commit 5 s old
+    a.ageMs = '5000';
+    const { store, reports } = storeOf([a.driver, b.driver], { maxReplicaLagMs: 1_000 });
+    for (let read = 0; read < 3; read++) await store.query(eventual, everything);
+    expect(served(reports)).toEqual(['replica-2', 'replica-2', 'replica-2']);
+    reports.length = 0;
+    await store.query(withEventualConsistency(undefined, { maxLagMs: 10_000 }), everything);
+    await store.query(withEventualConsistency(undefined, { maxLagMs: 10_000 }), everything);
+    expect(served(reports).sort(), "a read's own bound wins").toEqual(['replica-1', 'replica-2']);
+    b.lsn = '0/8';
+    b.ageMs = '5000';
+    primary.lsn = '0/20';
+    const stale = storeOf([a.driver, b.driver], { maxReplicaLagMs: 1_000 });
+    await stale.store.query(eventual, everything);
+    expect(stale.reports.map((report) => [report.serverName, report.fellBack])).toEqual([['primary', true]]);
+    const failing = storeOf([a.driver, b.driver], { maxReplicaLagMs: 1_000, onStaleRead: 'error' });
+    await expect(failing.store.query(eventual, everything)).rejects.toMatchObject({
+      code: 'REPLICA_LAG',
+      maxLagMs: 1_000,
+      retryable: true,
+    });
+    primary.lsn = '0/10';
+  });
+
+  it("'least-lag' reads the replica with the smallest measured lag", async () => {
+    const [a, b] = [fakeReplica('a'), fakeReplica('b')];
+    a.lsn = '0/8';
+    a.ageMs = '3000';
+    const { store, reports } = storeOf([a.driver, b.driver], {
+      replicaSelection: 'least-lag',
+      maxReplicaLagMs: 60_000,
+    });
+    for (let read = 0; read < 4; read++) await store.query(eventual, everything);
+    expect(served(reports)).toEqual(Array(4).fill('replica-2'));
+  });
+
   it('refuses bad replica names, a missing replica and a bad fallback or timeout', () => {
     const [a, b] = [fakeReplica('a'), fakeReplica('b')];
     const bad = [
@@ -118,10 +155,16 @@ describe('several replicas (fake drivers)', () => {
       () => createEventStore(primary.driver, [a.driver, undefined as unknown as Driver]),
       () => createEventStore(primary.driver, [a.driver], { replicaFallback: 'sometimes' as 'none' }),
       () => createEventStore(primary.driver, [a.driver], { replicaTimeoutMs: 0 }),
+      () => createEventStore(primary.driver, [a.driver], { maxReplicaLagMs: -1 }),
+      () => createEventStore(primary.driver, [a.driver], { onStaleRead: 'wait' as 'error' }),
+      () => createEventStore(primary.driver, [a.driver], { replicaSelection: 'random' as 'least-lag' }),
     ];
     for (const build of bad)
       expect(build).toThrow(expect.objectContaining({ code: 'INVALID_CONFIGURATION' }));
     expect(() => createEventStore(primary.driver, [])).not.toThrow();
+    expect(() => withEventualConsistency(undefined, { maxLagMs: Number.NaN })).toThrow(
+      expect.objectContaining({ code: 'INVALID_ARGUMENT' }),
+    );
   });
 });
 

@@ -27,6 +27,8 @@ export interface Replica {
 
 interface Member extends Replica {
   circuit: CircuitState;
+  /** Local time (`performance.now()`) up to which the replica is known to hold all the primary committed. */
+  knownUpTo: number | undefined;
 }
 
 /**
@@ -64,6 +66,7 @@ export class ReplicaSet {
       name: given[index] as string,
       driver,
       circuit: 'closed',
+      knownUpTo: undefined,
     }));
     this.#probe = probe;
     this.#probeIntervalMs = probeIntervalMs;
@@ -80,6 +83,21 @@ export class ReplicaSet {
     if (closed.length === 0) return [];
     const start = this.#next++ % closed.length;
     return [...closed.slice(start), ...closed.slice(0, start)];
+  }
+
+  /**
+   * Records that `replica` holds everything the primary had committed by local time `upTo`
+   * (`performance.now()`). A replica's state only moves forward: an older observation changes nothing.
+   */
+  observed(replica: Replica, upTo: number): void {
+    const member = this.#members.find((candidate) => candidate === replica);
+    if (member && !(upTo <= (member.knownUpTo ?? Number.NEGATIVE_INFINITY))) member.knownUpTo = upTo;
+  }
+
+  /** At most how far behind the primary `replica` is now, in ms, by the last observation (Infinity without one). */
+  lagBound(replica: Replica, now = performance.now()): number {
+    const upTo = this.#members.find((candidate) => candidate === replica)?.knownUpTo;
+    return upTo === undefined ? Number.POSITIVE_INFINITY : Math.max(0, now - upTo);
   }
 
   /** `replica` failed as a server (connection lost or refused, no answer in time): opens its circuit. */

@@ -91,6 +91,69 @@ export function severalReplicas<H>(suite: ConformanceSuite<H>, test: RegisterTes
     await store.close();
   });
 
+  test('bounded staleness: a replica further behind than maxLagMs is skipped; with none fresh, the primary answers or ReplicaLagError', async (t) => {
+    needTwo(t);
+    const bound = withEventualConsistency(undefined, { maxLagMs: 300 });
+    const { store, reports, table, tableName } = await suite.newStore('replicas');
+    const failing = (await suite.newStore('replicas', { tableName, migrate: false, onStaleRead: 'error' }))
+      .store;
+    const first = await store.append(undefined, book1, 0n, bookEvent(ADDED, { BookID: BOOK_1 }));
+    await suite.cluster.waitForReplay();
+    const behind = async (index: number) =>
+      waitUntil(
+        async () => ((await store.replicationStatus())[index]?.lagMs ?? 0) > 300,
+        `replica ${index + 1} replayed its last commit more than 300 ms ago`,
+      );
+    await suite.cluster.pauseReplay(1);
+    try {
+      const second = await store.append(
+        undefined,
+        book1,
+        first.sequenceNumbers[0] ?? 0n,
+        bookEvent(ADDED, { BookID: BOOK_1 }),
+      );
+      await behind(1);
+      reports.length = 0;
+      for (let read = 0; read < 4; read++) await store.query(bound, book1);
+      expect(reports.map((report) => report.serverName)).toEqual(Array(4).fill('replica-1'));
+      await suite.cluster.pauseReplay(0);
+      try {
+        await store.append(
+          undefined,
+          book1,
+          second.sequenceNumbers[0] ?? 0n,
+          bookEvent(ADDED, { BookID: BOOK_1 }),
+        );
+        // Replica 1 held everything up to the third append's commit: it becomes too stale as time goes on.
+        let read: Awaited<ReturnType<typeof store.query>> | undefined;
+        await waitUntil(async () => {
+          reports.length = 0;
+          read = await store.query(bound, book1);
+          return reports[0]?.fellBack === true;
+        }, 'the store reads the primary once no replica is within 300 ms');
+        expect(reports.map(({ serverName, fellBack }) => ({ serverName, fellBack }))).toEqual([
+          { serverName: 'primary', fellBack: true },
+        ]);
+        expect(
+          positionsOf(read as NonNullable<typeof read>),
+          'the primary has all three events',
+        ).toHaveLength(3);
+        await expect(failing.query(bound, book1)).rejects.toMatchObject({
+          code: 'REPLICA_LAG',
+          maxLagMs: 300,
+        });
+        const unbounded = positionsOf(await store.query(eventual, book1)).length;
+        expect([1, 2], 'without a bound a replica answers, which lacks the third event').toContain(unbounded);
+      } finally {
+        await suite.cluster.resumeReplay(0);
+      }
+    } finally {
+      await suite.cluster.resumeReplay(1);
+    }
+    expect(await suite.raw.count(table)).toBe(3);
+    await Promise.all([store.close(), failing.close()]);
+  });
+
   test("replicaFallback 'next-replica': a read whose replica is stopped is served by the next one", async (t) => {
     needTwo(t);
     if (!suite.cluster.canStopReplica) t.skip('this cluster cannot stop a replica');
