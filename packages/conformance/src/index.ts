@@ -14,6 +14,7 @@ import { afterAll, beforeAll, describe } from 'vitest';
 import { appendSemantics } from './groups/append-semantics.js';
 import { cancellation } from './groups/cancellation.js';
 import { concurrency } from './groups/concurrency.js';
+import { consistencyTokens } from './groups/consistency-tokens.js';
 import { constructors } from './groups/constructors.js';
 import { filterSanitising } from './groups/filter-sanitising.js';
 import { handMadeFilters } from './groups/hand-made-filters.js';
@@ -86,6 +87,10 @@ const GROUPS: Record<ConformanceGroup, { title: string; parts: readonly GroupReg
   'several-replicas': {
     title: 'several replicas: spread, circuit breaker, next-replica (SPEC 5)',
     parts: [severalReplicas],
+  },
+  'consistency-tokens': {
+    title: 'read-your-writes and monotonic reads through consistency tokens (SPEC 5)',
+    parts: [consistencyTokens],
   },
   snapshots: { title: 'snapshots: save, load, delete (SPEC 5)', parts: [snapshots] },
 };

@@ -50,6 +50,7 @@ export const CONFORMANCE_GROUPS = [
   'replica-failure',
   'replication-status',
   'several-replicas',
+  'consistency-tokens',
   'snapshots',
 ] as const;
 

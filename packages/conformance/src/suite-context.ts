@@ -22,6 +22,8 @@ export interface NewStoreOptions<H> {
   replicaNames?: readonly string[];
   /** `StoreOptions.onStaleRead`. */
   onStaleRead?: 'primary' | 'error';
+  /** `StoreOptions.tokenWaitMs`. */
+  tokenWaitMs?: number;
   /** Default true: `migrate()` before returning. */
   migrate?: boolean;
   /** Replaces the suite's primary handle (e.g. to build a store whose "primary" is the replica). */
@@ -169,6 +171,7 @@ export class ConformanceSuite<H> {
       ...(setup.replicaFallback !== undefined && { replicaFallback: setup.replicaFallback }),
       ...(setup.replicaNames !== undefined && { replicaNames: setup.replicaNames }),
       ...(setup.onStaleRead !== undefined && { onStaleRead: setup.onStaleRead }),
+      ...(setup.tokenWaitMs !== undefined && { tokenWaitMs: setup.tokenWaitMs }),
     };
     const primary = setup.primary ?? this.primary;
     const several = this.adapter.fromPrimaryAndReplicas;

@@ -6,6 +6,8 @@ export interface AppendOutcome {
   readonly max: bigint;
   /** Undefined when `max` was not the expected one: nothing of this append was inserted. */
   readonly positions: readonly bigint[] | undefined;
+  /** The WAL position after the batch's inserts, inside its transaction (see consistency-token.ts). */
+  readonly lsn?: string | undefined;
 }
 
 /** How concurrent appends of one store are combined. */

@@ -1,3 +1,4 @@
+import { decodeToken } from './consistency-token.js';
 import { InvalidArgumentError } from './errors.js';
 
 /**
@@ -14,6 +15,8 @@ export interface Context {
   readonly signal?: AbortSignal;
   /** An eventual read's bound on staleness: replicas further behind than this are skipped. */
   readonly maxLagMs?: number;
+  /** A consistency token an eventual read must see at least (see `withConsistencyToken`). */
+  readonly token?: string;
 }
 
 const background: Context = Object.freeze({ consistency: 'strong' });
@@ -43,6 +46,19 @@ export function withEventualConsistency(ctx?: Context, options?: { readonly maxL
     );
   }
   return derive(ctx, { consistency: 'eventual', maxLagMs });
+}
+
+/**
+ * Returns a context whose eventual reads see at least the state `token` names: a token from
+ * `store.append` (read your writes) or from `QueryResult.token` (monotonic reads). Such a read is served by
+ * a replica that has reached the token, waiting for one up to the store's `tokenWaitMs`, then as the store's
+ * `onStaleRead` says. Strong reads see everything anyway. `undefined` leaves `ctx` as it is, so that a
+ * token that may be missing (a first request) can be passed through. Tokens are opaque, URL-safe text.
+ */
+export function withConsistencyToken(ctx: Context | undefined, token: string | undefined): Context {
+  if (token === undefined) return ctx ?? background;
+  decodeToken(token, 'withConsistencyToken');
+  return derive(ctx, { token });
 }
 
 /** The consistency level of `ctx`; `strong` when no context is given. */

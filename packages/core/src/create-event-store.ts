@@ -1,5 +1,6 @@
 import { AppendBatcher, type BatchingLimits } from './append-batcher.js';
 import { appendRequest } from './append-request.js';
+import { type ConsistencyToken, decodeToken, encodeToken, tableTag } from './consistency-token.js';
 import { type Context, getConsistencyLevel } from './context.js';
 import type { Driver, Executor, Row, Statement } from './driver.js';
 import { failedBeforeSending, isConnectionFailure, sqlStateOf, toEventStoreError } from './error-mapper.js';
@@ -54,6 +55,7 @@ import {
   migrationsTableStatements,
   queryStatement,
   READ_COMMITTED_STATEMENT,
+  tokenReachedStatement,
 } from './statements.js';
 import { buildStorableEvent, type StorableEvent } from './storable-event.js';
 import { parseTableName } from './table-name.js';
@@ -174,14 +176,18 @@ export function createEventStore(
         count,
       );
     if (routeOperation('query', getConsistencyLevel(ctx), hasReplica) === 'primary') return read(undefined);
+    const token = ctx?.token === undefined ? undefined : tokenFor(ctx.token);
     const maxLagMs = ctx?.maxLagMs ?? staleness.maxReplicaLagMs;
-    const candidates =
+    const fresh =
       maxLagMs === undefined && staleness.replicaSelection === 'round-robin'
         ? replicas.candidates()
         : await chooseReplicas(maxLagMs);
+    const candidates = fresh === 'stale' || !token ? fresh : await reachingToken(fresh, token);
     if (candidates === 'stale') {
       if (staleness.onStaleRead === 'primary') return read(undefined, true);
-      const stale = new ReplicaLagError(operation, maxLagMs as number);
+      const reason =
+        fresh === 'stale' ? { maxLagMs: maxLagMs as number } : { tokenWaitMs: staleness.tokenWaitMs };
+      const stale = new ReplicaLagError(operation, reason);
       return run({ operation, ctx, replica: replicas.all[0] as Replica }, () => Promise.reject(stale), count);
     }
     let failure: unknown;
@@ -228,6 +234,39 @@ export function createEventStore(
       if (list.length === 0 && replicas.candidates().length > 0) return 'stale';
     }
     return list;
+  };
+
+  /** `text` decoded, refused when it names an event of another table (its position means nothing here). */
+  const tokenFor = (text: string): ConsistencyToken => {
+    const token = decodeToken(text, 'query');
+    if (token.event && token.event.tableTag !== tableTag(names.table)) {
+      throw new InvalidArgumentError(
+        `query: the consistency token was issued for another table than ${names.table}`,
+      );
+    }
+    return token;
+  };
+
+  /**
+   * The replicas among `candidates` that have reached `token`, in their order, asking them every 10 ms for
+   * up to `tokenWaitMs`; `'stale'` when none has by then (or there were none).
+   */
+  const reachingToken = async (
+    candidates: Replica[],
+    token: ConsistencyToken,
+  ): Promise<Replica[] | 'stale'> => {
+    const statement = tokenReachedStatement(names, token.lsn, token.event?.position);
+    const deadline = performance.now() + staleness.tokenWaitMs;
+    while (candidates.length > 0) {
+      const reached = await Promise.all(
+        candidates.map((replica) => firstRow(replica, statement).then((row) => row?.reached === 'true')),
+      );
+      const ready = candidates.filter((_, index) => reached[index]);
+      if (ready.length > 0) return ready;
+      if (performance.now() >= deadline) break;
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    return 'stale';
   };
 
   /**
@@ -314,9 +353,18 @@ export function createEventStore(
     },
 
     async query(ctx: Context | undefined, filter: EventFilter): Promise<QueryResult> {
-      // Only a strong read takes the read barrier; strong reads always go to the primary.
-      const statement = queryStatement(names, checkFilter(filter), getConsistencyLevel(ctx) === 'strong');
-      return routedRead('eventstore.query', ctx, statement, toQueryResult, (result) => result.events.length);
+      // Only a strong read takes the read barrier; strong reads always go to the primary. An eventual read
+      // given a token reads its server's WAL position too, for the token of what it saw.
+      const strong = getConsistencyLevel(ctx) === 'strong';
+      const given = strong ? undefined : ctx?.token;
+      const statement = queryStatement(names, checkFilter(filter), strong, given !== undefined);
+      return routedRead(
+        'eventstore.query',
+        ctx,
+        statement,
+        (rows) => toQueryResult(rows, given),
+        (result) => result.events.length,
+      );
     },
 
     async saveSnapshot(ctx: Context | undefined, snapshot: SnapshotInput): Promise<void> {
@@ -370,11 +418,13 @@ export function createEventStore(
             if (!isConnectionFailure(error) || failedBeforeSending(error)) throw error;
             throw unknown(error);
           });
-          const { max, positions } = await bounded(submitted, bound + CANCEL_GRACE_MS, () =>
+          const { max, positions, lsn } = await bounded(submitted, bound + CANCEL_GRACE_MS, () =>
             unknown(undefined),
           );
           if (!positions) throw new ConcurrencyConflictError(request.expected, max);
-          return { sequenceNumbers: positions };
+          const last = positions.at(-1) as bigint;
+          const event = { tableTag: tableTag(names.table), position: last };
+          return { sequenceNumbers: positions, ...(lsn && { token: encodeToken({ lsn, event }) }) };
         },
         (result) => result.sequenceNumbers.length,
       );
@@ -444,9 +494,16 @@ function batchingLimits(option: StoreOptions['appendBatching']): BatchingLimits 
   };
 }
 
-function toQueryResult(rows: readonly Row[]): QueryResult {
+/**
+ * A query's result. A read given a token (`given`) also returns the token of the state it saw: its
+ * server's WAL position read with the rows, or the given token when no row came back.
+ */
+function toQueryResult(rows: readonly Row[], given?: string): QueryResult {
   const events = rows.map(decodeEvent);
-  return { events, maxSequenceNumber: events.at(-1)?.sequenceNumber ?? 0n };
+  const result = { events, maxSequenceNumber: events.at(-1)?.sequenceNumber ?? 0n };
+  if (given === undefined) return result;
+  const lsn = rows.at(-1)?.state_lsn;
+  return { ...result, token: lsn ? encodeToken({ lsn }) : given };
 }
 
 const MAX_BIGINT = 2n ** 63n - 1n;
@@ -483,12 +540,17 @@ function allOpen(operation: string): ReplicaUnavailableError {
   );
 }
 
+/** The default of `StoreOptions.tokenWaitMs`. */
+const DEFAULT_TOKEN_WAIT_MS = 1_000;
+
 /** How often the lag of each replica is measured, once a read needs it. */
 const LAG_INTERVAL_MS = 200;
 
 /** The staleness options, validated. */
 function checkStaleness(options: StoreOptions) {
   const { maxReplicaLagMs, onStaleRead = 'primary', replicaSelection = 'round-robin' } = options;
+  const tokenWaitMs =
+    options.tokenWaitMs === 0 ? 0 : checkMs(options.tokenWaitMs, DEFAULT_TOKEN_WAIT_MS, 'tokenWaitMs');
   if (
     maxReplicaLagMs !== undefined &&
     (typeof maxReplicaLagMs !== 'number' || !Number.isFinite(maxReplicaLagMs) || maxReplicaLagMs < 0)
@@ -501,7 +563,7 @@ function checkStaleness(options: StoreOptions) {
   if (replicaSelection !== 'round-robin' && replicaSelection !== 'least-lag') {
     throw new InvalidConfigurationError("replicaSelection must be 'round-robin' or 'least-lag'");
   }
-  return { maxReplicaLagMs, onStaleRead, replicaSelection };
+  return { maxReplicaLagMs, onStaleRead, replicaSelection, tokenWaitMs };
 }
 
 /** `StoreOptions.replicaFallback`, validated. */

@@ -134,20 +134,28 @@ export class ReplicaUnavailableError extends EventStoreError {
 }
 
 /**
- * An eventual read with a staleness bound (`maxLagMs`, or the store's `maxReplicaLagMs`) found no replica
- * known to be within it, and the store's `onStaleRead` is `'error'`. Retryable: replicas catch up.
+ * An eventual read found no replica fresh enough, and the store's `onStaleRead` is `'error'`: none known to
+ * be within its staleness bound (`maxLagMs`), or none reached its consistency token within `tokenWaitMs`.
+ * Retryable: replicas catch up.
  */
 export class ReplicaLagError extends EventStoreError {
-  /** The bound the read asked for, in ms. */
-  readonly maxLagMs: number;
+  /** The staleness bound the read asked for, in ms, when that was the reason. */
+  readonly maxLagMs: number | undefined;
+  /** How long the read waited for a replica to reach its token, in ms, when that was the reason. */
+  readonly tokenWaitMs: number | undefined;
 
-  constructor(operation: string, maxLagMs: number) {
+  constructor(operation: string, reason: { maxLagMs: number } | { tokenWaitMs: number }) {
+    const maxLagMs = 'maxLagMs' in reason ? reason.maxLagMs : undefined;
+    const tokenWaitMs = 'tokenWaitMs' in reason ? reason.tokenWaitMs : undefined;
     super(
       'REPLICA_LAG',
-      `${operation}: no replica is known to be within ${maxLagMs} ms of the primary; read with a larger bound, strong consistency, or onStaleRead 'primary'`,
+      maxLagMs !== undefined
+        ? `${operation}: no replica is known to be within ${maxLagMs} ms of the primary; read with a larger bound, strong consistency, or onStaleRead 'primary'`
+        : `${operation}: no replica reached the consistency token within ${tokenWaitMs} ms; retry, read with strong consistency, or use onStaleRead 'primary'`,
       { retryable: true },
     );
     this.maxLagMs = maxLagMs;
+    this.tokenWaitMs = tokenWaitMs;
   }
 }
 

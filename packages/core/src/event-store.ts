@@ -10,12 +10,22 @@ export interface QueryResult {
   readonly events: readonly StoredEvent[];
   /** The position of the last returned event; `0n` when none matched. Pass it to `append`. */
   readonly maxSequenceNumber: bigint;
+  /**
+   * For an eventual read given a token (`withConsistencyToken`): a token of the state this read saw, at
+   * least the one it was given. Pass it to the next read for monotonic reads. Undefined otherwise.
+   */
+  readonly token?: string;
 }
 
 /** What `append` returns. */
 export interface AppendResult {
   /** The positions given to the appended events, in argument order (ascending). Empty for zero events. */
   readonly sequenceNumbers: readonly bigint[];
+  /**
+   * A consistency token of a state that includes this append: `withConsistencyToken(ctx, token)` makes an
+   * eventual read see it (read your writes), on any replica. Undefined for an append of zero events.
+   */
+  readonly token?: string;
 }
 
 /** Which server answered a call. */
@@ -94,8 +104,9 @@ export interface StoreOptions {
    */
   readonly maxReplicaLagMs?: number;
   /**
-   * What an eventual read does when no replica is known to be within its staleness bound: read the primary
-   * (`'primary'`, the default, reported as `fellBack`) or fail with `ReplicaLagError` (`'error'`).
+   * What an eventual read does when no replica is known to be within its staleness bound, or none reached
+   * its consistency token within `tokenWaitMs`: read the primary (`'primary'`, the default, reported as
+   * `fellBack`) or fail with `ReplicaLagError` (`'error'`).
    */
   readonly onStaleRead?: 'primary' | 'error';
   /**
@@ -103,6 +114,11 @@ export interface StoreOptions {
    * one with the smallest measured lag first; round-robin until the first measurement).
    */
   readonly replicaSelection?: 'round-robin' | 'least-lag';
+  /**
+   * How long an eventual read with a consistency token waits for a replica that has reached it, in ms
+   * (default 1,000), polling the healthy replicas; then `onStaleRead` decides.
+   */
+  readonly tokenWaitMs?: number;
   /**
    * How concurrent appends of this store share statements. While `concurrency` (default 2) batches are
    * in flight, further appends wait and then go together, up to `maxAppends` (default 64) per statement,

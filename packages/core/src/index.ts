@@ -4,6 +4,7 @@ export {
   type ConsistencyLevel,
   type Context,
   getConsistencyLevel,
+  withConsistencyToken,
   withEventualConsistency,
   withSignal,
   withStrongConsistency,

@@ -36,6 +36,7 @@ export function decodeAppendOutcomes(
   batch: readonly { readonly expected: bigint; readonly events: readonly unknown[] }[],
 ): AppendOutcome[] {
   const numbers = decodeBigintArray(column(rows[0] ?? {}, 'result'));
+  const lsn = rows[0]?.lsn ?? undefined;
   const maxima = numbers.slice(0, batch.length);
   let inserted = batch.length;
   let replayed =
@@ -46,7 +47,7 @@ export function decodeAppendOutcomes(
     );
   return batch.map(({ expected, events }, index) => {
     const max = maxima[index] as bigint;
-    if (max !== expected && max !== REPLAYED) return { max, positions: undefined };
+    if (max !== expected && max !== REPLAYED) return { max, positions: undefined, lsn };
     const next = max === REPLAYED ? replayed : inserted;
     const positions = numbers.slice(next, next + events.length);
     if (max === REPLAYED) replayed += events.length;
@@ -58,7 +59,7 @@ export function decodeAppendOutcomes(
         undefined,
       );
     }
-    return { max: expected, positions };
+    return { max: expected, positions, lsn };
   });
 }
 

@@ -23,14 +23,23 @@ const eventColumns = (table: string) => `${table}.sequence_number::text AS seque
  * (`barrier`): the table's read function takes the filter's barrier and reads up to the largest
  * position committed behind it (see migrations/v2.ts).
  */
-export function queryStatement(names: TableNames, filter: EventFilter, barrier: boolean): Statement {
+export function queryStatement(
+  names: TableNames,
+  filter: EventFilter,
+  barrier: boolean,
+  withState = false,
+): Statement {
   const { table } = names;
-  const select = (condition: string) =>
-    `SELECT ${eventColumns(table)} FROM ${table} WHERE ${condition} ORDER BY ${table}.sequence_number`;
+  const select = (condition: string, extra = '') =>
+    `SELECT ${eventColumns(table)}${extra} FROM ${table} WHERE ${condition} ORDER BY ${table}.sequence_number`;
   if (!barrier) {
     const params = new Params((position) => `$${position}`);
-    const text = select(readCondition(filter, params));
-    return { name: 'es.query', text, values: params.values };
+    const condition = readCondition(filter, params);
+    if (!withState) return { name: 'es.query', text: select(condition), values: params.values };
+    // The WAL position the server has replayed (a standby) or written (the primary), evaluated while the
+    // rows are read, so after the statement's snapshot: past every commit the read sees.
+    const state = ',\n  coalesce(pg_last_wal_replay_lsn(), pg_current_wal_insert_lsn())::text AS state_lsn';
+    return { name: 'es.query.state', text: select(condition, state), values: params.values };
   }
   const params = new Params((position) => `$1[${position}]`);
   const query = select(`${readCondition(filter, params)} AND ${table}.sequence_number <= $2`);
@@ -48,7 +57,7 @@ FROM ${names.derived('_read')}($1::text::text[], $2::text, $3::text::text[])`,
  * A batch of guarded appends in one call (see `fitsBatch` for which appends may share one). The result
  * is one bigint[] as text: each append's max (-1 for an append whose event ids an earlier append stored),
  * then the positions of the appends whose max was the expected one, then the stored positions of the
- * replayed ones, each in batch order.
+ * replayed ones, each in batch order; and `lsn`, the WAL position after the inserts (for the token).
  */
 export function appendStatement(names: TableNames, batch: readonly AppendRequest[]): Statement {
   const exclusive = new Set<string>();
@@ -71,7 +80,10 @@ export function appendStatement(names: TableNames, batch: readonly AppendRequest
   return {
     ...reusable(
       'es.append',
-      `SELECT ${names.derived('_append')}($1::text::text[], $2::text::text[], $3::text::boolean, $4::text, $5::text::text[], $6::text::bigint[], $7::text::jsonb, $8::text::boolean)::text AS result`,
+      // The WAL position after the inserts, read in the same statement for the append's token.
+      `WITH appended AS MATERIALIZED (
+  SELECT ${names.derived('_append')}($1::text::text[], $2::text::text[], $3::text::boolean, $4::text, $5::text::text[], $6::text::bigint[], $7::text::jsonb, $8::text::boolean)::text AS result)
+SELECT result, pg_current_wal_insert_lsn()::text AS lsn FROM appended`,
     ),
     values: [
       textArray([...exclusive]),
@@ -83,6 +95,25 @@ export function appendStatement(names: TableNames, batch: readonly AppendRequest
       JSON.stringify(events),
       String(batch.some((request) => request.identified)),
     ],
+  };
+}
+
+/**
+ * Whether a replica has reached a consistency token: it has replayed the token's WAL position and, for an
+ * append's token, the append's last event is visible there (so its commit was replayed too).
+ */
+export function tokenReachedStatement(
+  names: TableNames,
+  lsn: string,
+  position: bigint | undefined,
+): Statement {
+  return {
+    ...reusable(
+      'es.token',
+      `SELECT coalesce(pg_last_wal_replay_lsn() >= $1::text::pg_lsn AND ($2::text IS NULL OR EXISTS (
+  SELECT 1 FROM ${names.table} WHERE sequence_number = $2::text::bigint)), false)::text AS reached`,
+    ),
+    values: [lsn, position === undefined ? null : position.toString()],
   };
 }
 
