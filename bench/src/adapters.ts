@@ -1,9 +1,9 @@
 import type { EventStore, Row, StoreOptions } from '@es/core';
-import { fromDrizzleAndReplica } from '@es/drizzle';
-import { fromKyselyAndReplica } from '@es/kysely';
-import { fromNeonPoolAndReplica } from '@es/neon';
-import { fromPgPoolAndReplica } from '@es/pg';
-import { fromPostgresJsAndReplica } from '@es/postgresjs';
+import { fromDrizzleAndReplica, fromDrizzleAndReplicas } from '@es/drizzle';
+import { fromKyselyAndReplica, fromKyselyAndReplicas } from '@es/kysely';
+import { fromNeonPoolAndReplica, fromNeonPoolAndReplicas } from '@es/neon';
+import { fromPgPoolAndReplica, fromPgPoolAndReplicas } from '@es/pg';
+import { fromPostgresJsAndReplica, fromPostgresJsAndReplicas } from '@es/postgresjs';
 import { Pool as NeonPool } from '@neondatabase/serverless';
 import { type SQLChunk, sql } from 'drizzle-orm';
 import { drizzle, type NodePgDatabase } from 'drizzle-orm/node-postgres';
@@ -19,6 +19,8 @@ export interface Flavour<C> {
   /** Sends a statement as a user of the raw driver would, the way the adapter sends it. */
   send(client: C): Send;
   store(primary: C, replica: C, options: StoreOptions): EventStore;
+  /** The store on a primary and several replicas (the adapter's `from...AndReplicas`). */
+  storeWithReplicas(primary: C, replicas: readonly C[], options: StoreOptions): EventStore;
   close(client: C): Promise<unknown>;
 }
 
@@ -39,6 +41,7 @@ export const pgFlavour: Flavour<pg.Pool> = {
   connect: newPgPool,
   send: pgSend, // pool.query({ text, values })
   store: fromPgPoolAndReplica,
+  storeWithReplicas: fromPgPoolAndReplicas,
   close: (pool) => pool.end(),
 };
 
@@ -54,6 +57,7 @@ export const postgresJsFlavour: Flavour<postgres.Sql> = {
     };
   },
   store: fromPostgresJsAndReplica,
+  storeWithReplicas: fromPostgresJsAndReplicas,
   close: (db) => db.end({ timeout: 5 }),
 };
 
@@ -64,6 +68,7 @@ export const neonFlavour: Flavour<NeonPool> = {
     quiet(new NeonPool({ connectionString, max: CONNECTIONS, connectionTimeoutMillis: TIMEOUT_MS })),
   send: (pool) => (statement) => pool.query({ text: statement.text, values: [...statement.values] }),
   store: fromNeonPoolAndReplica,
+  storeWithReplicas: fromNeonPoolAndReplicas,
   close: (pool) => pool.end(),
 };
 
@@ -73,6 +78,7 @@ export const kyselyFlavour: Flavour<Kysely<unknown>> = {
   // Kysely's raw path: db.executeQuery(CompiledQuery.raw(text, values)).
   send: (db) => (statement) => db.executeQuery<Row>(CompiledQuery.raw(statement.text, [...statement.values])),
   store: fromKyselyAndReplica,
+  storeWithReplicas: fromKyselyAndReplicas,
   close: (db) => db.destroy(),
 };
 
@@ -87,6 +93,7 @@ export const drizzleFlavour: Flavour<NodePgDatabase & { $client: pg.Pool }> = {
     return db.execute<Row>(sql.join(chunks));
   },
   store: fromDrizzleAndReplica,
+  storeWithReplicas: fromDrizzleAndReplicas,
   close: (db) => db.$client.end(),
 };
 

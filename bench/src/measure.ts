@@ -23,6 +23,13 @@ export const median = (values: readonly number[]): number => {
     : ((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2;
 };
 
+/** The `p`th percentile (0 to 100, nearest rank) of `values`; NaN when there are none. */
+export const percentile = (values: readonly number[], p: number): number => {
+  const sorted = [...values].sort((a, b) => a - b);
+  const rank = Math.min(sorted.length, Math.max(1, Math.ceil((p / 100) * sorted.length)));
+  return sorted.length ? (sorted[rank - 1] as number) : Number.NaN;
+};
+
 /**
  * Runs every variant `rounds` times, rotating the order each round, with `before` (if given) before each
  * run; returns the values per variant.

@@ -24,6 +24,8 @@ export interface NewStoreOptions<H> {
   onStaleRead?: 'primary' | 'error';
   /** `StoreOptions.tokenWaitMs`. */
   tokenWaitMs?: number;
+  /** `StoreOptions.replicaTimeoutMs`. */
+  replicaTimeoutMs?: number;
   /** Default true: `migrate()` before returning. */
   migrate?: boolean;
   /** Replaces the suite's primary handle (e.g. to build a store whose "primary" is the replica). */
@@ -172,6 +174,7 @@ export class ConformanceSuite<H> {
       ...(setup.replicaNames !== undefined && { replicaNames: setup.replicaNames }),
       ...(setup.onStaleRead !== undefined && { onStaleRead: setup.onStaleRead }),
       ...(setup.tokenWaitMs !== undefined && { tokenWaitMs: setup.tokenWaitMs }),
+      ...(setup.replicaTimeoutMs !== undefined && { replicaTimeoutMs: setup.replicaTimeoutMs }),
     };
     const primary = setup.primary ?? this.primary;
     const several = this.adapter.fromPrimaryAndReplicas;

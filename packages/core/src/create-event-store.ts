@@ -1,6 +1,6 @@
 import { AppendBatcher, type BatchingLimits } from './append-batcher.js';
 import { appendRequest } from './append-request.js';
-import { type ConsistencyToken, decodeToken, encodeToken, tableTag } from './consistency-token.js';
+import { encodeToken, tableTag } from './consistency-token.js';
 import { type Context, getConsistencyLevel } from './context.js';
 import type { Driver, Executor, Row, Statement } from './driver.js';
 import { failedBeforeSending, isConnectionFailure, sqlStateOf, toEventStoreError } from './error-mapper.js';
@@ -25,16 +25,11 @@ import type {
 } from './event-store.js';
 import type { EventFilter } from './filter.js';
 import { checkFilter } from './filter-check.js';
-import { LagMonitor } from './lag-monitor.js';
 import { MIGRATIONS, NEEDS_READ_COMMITTED } from './migrations/index.js';
 import { schemaProblems, schemaStateStatement } from './migrations/schema-check.js';
-import { type Replica, ReplicaSet } from './replica-set.js';
-import {
-  lsnPosition,
-  PRIMARY_LSN_STATEMENT,
-  REPLICA_STATE_STATEMENT,
-  replicaStatus,
-} from './replication-status.js';
+import { ReplicaRouter } from './replica-routing.js';
+import type { Replica } from './replica-set.js';
+import { PRIMARY_LSN_STATEMENT, REPLICA_STATE_STATEMENT, replicaStatus } from './replication-status.js';
 import { routeOperation } from './routing.js';
 import { decodeAppendOutcomes, decodeEvent } from './rows.js';
 import {
@@ -55,7 +50,6 @@ import {
   migrationsTableStatements,
   queryStatement,
   READ_COMMITTED_STATEMENT,
-  tokenReachedStatement,
 } from './statements.js';
 import { buildStorableEvent, type StorableEvent } from './storable-event.js';
 import { parseTableName } from './table-name.js';
@@ -80,16 +74,9 @@ export function createEventStore(
   if (given.some((driver) => !driver)) {
     throw new InvalidConfigurationError('a replica is undefined or null: pass only the replicas you have');
   }
-  const drivers = given as readonly Driver[];
-  const replicas = new ReplicaSet(
-    drivers,
-    options.replicaNames,
-    (target) => firstRow(target, REPLICA_STATE_STATEMENT).then((row) => row !== undefined),
-    PROBE_INTERVAL_MS,
-  );
-  const hasReplica = drivers.length > 0;
-  const staleness = checkStaleness(options);
-  const lag = new LagMonitor(() => measureLag(), LAG_INTERVAL_MS);
+  const router = new ReplicaRouter(given as readonly Driver[], options, names, firstRow);
+  const replicas = router.set;
+  const hasReplica = given.length > 0;
 
   const report = (entry: Omit<OperationReport, 'durationMs'>, started: number) => {
     try {
@@ -176,18 +163,10 @@ export function createEventStore(
         count,
       );
     if (routeOperation('query', getConsistencyLevel(ctx), hasReplica) === 'primary') return read(undefined);
-    const token = ctx?.token === undefined ? undefined : tokenFor(ctx.token);
-    const maxLagMs = ctx?.maxLagMs ?? staleness.maxReplicaLagMs;
-    const fresh =
-      maxLagMs === undefined && staleness.replicaSelection === 'round-robin'
-        ? replicas.candidates()
-        : await chooseReplicas(maxLagMs);
-    const candidates = fresh === 'stale' || !token ? fresh : await reachingToken(fresh, token);
-    if (candidates === 'stale') {
-      if (staleness.onStaleRead === 'primary') return read(undefined, true);
-      const reason =
-        fresh === 'stale' ? { maxLagMs: maxLagMs as number } : { tokenWaitMs: staleness.tokenWaitMs };
-      const stale = new ReplicaLagError(operation, reason);
+    const candidates = await router.route(ctx);
+    if ('stale' in candidates) {
+      if (router.onStaleRead === 'primary') return read(undefined, true);
+      const stale = new ReplicaLagError(operation, candidates.stale);
       return run({ operation, ctx, replica: replicas.all[0] as Replica }, () => Promise.reject(stale), count);
     }
     let failure: unknown;
@@ -211,85 +190,6 @@ export function createEventStore(
     );
   };
 
-  /**
-   * The replicas an eventual read may try, in order: those with a closed circuit, in turn (or by least lag),
-   * and within `maxLagMs` of the primary when given; `'stale'` when some are closed but none is known to be
-   * fresh enough, even after a measurement made for this read.
-   */
-  const chooseReplicas = async (maxLagMs: number | undefined): Promise<Replica[] | 'stale'> => {
-    const leastLag = staleness.replicaSelection === 'least-lag';
-    lag.start();
-    const ordered = () => {
-      const now = performance.now();
-      const list = replicas.candidates();
-      if (leastLag) list.sort((a, b) => replicas.lagBound(a, now) - replicas.lagBound(b, now));
-      return maxLagMs === undefined
-        ? list
-        : list.filter((replica) => replicas.lagBound(replica, now) <= maxLagMs);
-    };
-    let list = ordered();
-    if (list.length === 0 && maxLagMs !== undefined && replicas.candidates().length > 0) {
-      await lag.refresh();
-      list = ordered();
-      if (list.length === 0 && replicas.candidates().length > 0) return 'stale';
-    }
-    return list;
-  };
-
-  /** `text` decoded, refused when it names an event of another table (its position means nothing here). */
-  const tokenFor = (text: string): ConsistencyToken => {
-    const token = decodeToken(text, 'query');
-    if (token.event && token.event.tableTag !== tableTag(names.table)) {
-      throw new InvalidArgumentError(
-        `query: the consistency token was issued for another table than ${names.table}`,
-      );
-    }
-    return token;
-  };
-
-  /**
-   * The replicas among `candidates` that have reached `token`, in their order, asking them every 10 ms for
-   * up to `tokenWaitMs`; `'stale'` when none has by then (or there were none).
-   */
-  const reachingToken = async (
-    candidates: Replica[],
-    token: ConsistencyToken,
-  ): Promise<Replica[] | 'stale'> => {
-    const statement = tokenReachedStatement(names, token.lsn, token.event?.position);
-    const deadline = performance.now() + staleness.tokenWaitMs;
-    while (candidates.length > 0) {
-      const reached = await Promise.all(
-        candidates.map((replica) => firstRow(replica, statement).then((row) => row?.reached === 'true')),
-      );
-      const ready = candidates.filter((_, index) => reached[index]);
-      if (ready.length > 0) return ready;
-      if (performance.now() >= deadline) break;
-      await new Promise((resolve) => setTimeout(resolve, 10));
-    }
-    return 'stale';
-  };
-
-  /**
-   * One lag measurement: the primary's WAL position, then each replica's. A replica that has replayed it
-   * holds everything committed when it was asked; one behind holds everything up to its last replayed
-   * commit (its age on the replica). Replicas with an open circuit, or that do not answer, are left as known.
-   */
-  async function measureLag(): Promise<void> {
-    const sent = performance.now();
-    const lsn = (await firstRow(undefined, PRIMARY_LSN_STATEMENT))?.lsn;
-    if (!lsn) return;
-    const closed = replicas.all.filter((replica) => replica.circuit === 'closed');
-    await Promise.all(
-      closed.map(async (replica) => {
-        const asked = performance.now();
-        const state = await firstRow(replica, REPLICA_STATE_STATEMENT);
-        if (state?.in_recovery !== 'true' || !state.replay_lsn) return;
-        if (lsnPosition(state.replay_lsn) >= lsnPosition(lsn)) replicas.observed(replica, sent);
-        else if (state.replay_age_ms != null) replicas.observed(replica, asked - Number(state.replay_age_ms));
-      }),
-    );
-  }
-
   /** A snapshot write: always on the primary, whatever the context asks. */
   const onPrimary = (operation: Operation, ctx: Context | undefined, statement: Statement) =>
     run(
@@ -306,24 +206,6 @@ export function createEventStore(
     );
   }
 
-  /**
-   * Resolves once every replica has replayed the primary's current WAL position, or at `deadline`; a replica
-   * that does not answer or is no standby is not waited for: the reads that reach it report it.
-   */
-  const replicasCaughtUp = async (deadline: number) => {
-    const lsn = (await firstRow(undefined, PRIMARY_LSN_STATEMENT))?.lsn;
-    if (!lsn) return;
-    const caughtUp = async (replica: Replica) => {
-      while (Date.now() < deadline) {
-        const state = await firstRow(replica, REPLICA_STATE_STATEMENT);
-        if (state?.in_recovery !== 'true' || !state.replay_lsn) return;
-        if (lsnPosition(state.replay_lsn) >= lsnPosition(lsn)) return;
-        await new Promise((resolve) => setTimeout(resolve, 10));
-      }
-    };
-    await Promise.all(replicas.all.map(caughtUp));
-  };
-
   return Object.freeze({
     tableName: names.table,
 
@@ -339,8 +221,7 @@ export function createEventStore(
     },
 
     async close() {
-      replicas.close();
-      lag.close();
+      router.close();
     },
 
     async migrate(ctx?: Context): Promise<void> {
@@ -349,7 +230,7 @@ export function createEventStore(
         () => primary.transaction((tx) => migrateIn(tx)),
         () => 0,
       );
-      await replicasCaughtUp(Date.now() + MIGRATE_REPLAY_WAIT_MS);
+      await router.caughtUp(Date.now() + MIGRATE_REPLAY_WAIT_MS);
     },
 
     async query(ctx: Context | undefined, filter: EventFilter): Promise<QueryResult> {
@@ -529,41 +410,12 @@ function toSequenceNumber(value: unknown, what = 'append: expectedMaxSequenceNum
 /** The default of `StoreOptions.connectTimeoutMs`, for adapters that give it to their pools. */
 export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
 
-/** How often a replica whose circuit is open is asked whether it answers again. */
-const PROBE_INTERVAL_MS = 500;
-
 /** The error of an eventual read when every replica's circuit is open and nothing may fall back. */
 function allOpen(operation: string): ReplicaUnavailableError {
   return new ReplicaUnavailableError(
     operation,
     new Error('every replica failed recently (its circuit is open) and is probed until it answers again'),
   );
-}
-
-/** The default of `StoreOptions.tokenWaitMs`. */
-const DEFAULT_TOKEN_WAIT_MS = 1_000;
-
-/** How often the lag of each replica is measured, once a read needs it. */
-const LAG_INTERVAL_MS = 200;
-
-/** The staleness options, validated. */
-function checkStaleness(options: StoreOptions) {
-  const { maxReplicaLagMs, onStaleRead = 'primary', replicaSelection = 'round-robin' } = options;
-  const tokenWaitMs =
-    options.tokenWaitMs === 0 ? 0 : checkMs(options.tokenWaitMs, DEFAULT_TOKEN_WAIT_MS, 'tokenWaitMs');
-  if (
-    maxReplicaLagMs !== undefined &&
-    (typeof maxReplicaLagMs !== 'number' || !Number.isFinite(maxReplicaLagMs) || maxReplicaLagMs < 0)
-  ) {
-    throw new InvalidConfigurationError('maxReplicaLagMs must be a finite number of ms, 0 or more');
-  }
-  if (onStaleRead !== 'primary' && onStaleRead !== 'error') {
-    throw new InvalidConfigurationError("onStaleRead must be 'primary' or 'error'");
-  }
-  if (replicaSelection !== 'round-robin' && replicaSelection !== 'least-lag') {
-    throw new InvalidConfigurationError("replicaSelection must be 'round-robin' or 'least-lag'");
-  }
-  return { maxReplicaLagMs, onStaleRead, replicaSelection, tokenWaitMs };
 }
 
 /** `StoreOptions.replicaFallback`, validated. */

@@ -61,6 +61,18 @@ export interface Cluster {
   pauseReplay(replica?: number): Promise<void>;
   /** pg_wal_replay_resume() on one replica. */
   resumeReplay(replica?: number): Promise<void>;
+  /**
+   * Makes one replica lag steadily: it applies each commit `ms` after the primary made it
+   * (`recovery_min_apply_delay`, set with ALTER SYSTEM and a reload; 0 removes it).
+   */
+  setReplayDelay(ms: number, replica?: number): Promise<void>;
+  /**
+   * Stalls one replica: its processes are stopped (SIGSTOP), so it accepts TCP connections and never
+   * answers, like a hung host. `unstallReplica` lets it run again; `stop()` does too. Needs `canStopReplica`.
+   */
+  stallReplica(replica?: number): Promise<void>;
+  /** Lets a stalled replica run again. */
+  unstallReplica(replica?: number): Promise<void>;
   /** Fast shutdown of one replica's server process (pg_ctl stop -m fast -w); the others keep running. */
   stopReplica(replica?: number): Promise<void>;
   /** Starts one replica again on the same port; resolves once it accepts queries and streams again. */

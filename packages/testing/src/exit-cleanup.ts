@@ -50,6 +50,7 @@ function killEverything(): void {
     const pid = postmasterPid(dataDir);
     if (pid === undefined) continue;
     try {
+      process.kill(pid, 'SIGCONT'); // a stalled server (stallReplica) handles no signal until it runs again
       process.kill(pid, 'SIGQUIT');
       pids.push(pid);
     } catch {

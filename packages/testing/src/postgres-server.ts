@@ -1,4 +1,4 @@
-import { appendFile, readFile, writeFile } from 'node:fs/promises';
+import { appendFile, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { CommandRunner } from './command-runner.js';
 import { postmasterPid, trackServer, untrackServer } from './exit-cleanup.js';
@@ -63,8 +63,41 @@ export class PostgresServer {
     await this.runner.run(pgCtl, ['start', '-w', '-t', '60', '-s', '-D', this.dataDir, '-l', this.logFile]);
   }
 
-  /** `pg_ctl stop -m fast -w`; if that fails, immediate shutdown by PID. No-op when not running. */
+  /**
+   * Stops (SIGSTOP) the server's postmaster and every process under it: the port still accepts TCP
+   * connections (the kernel queues them) but nothing answers, like a hung host. `unstall()` undoes it.
+   */
+  async stall(): Promise<void> {
+    for (const pid of await this.processes()) process.kill(pid, 'SIGSTOP');
+  }
+
+  /** Lets a stalled server run again (SIGCONT to the postmaster and every process under it). */
+  async unstall(): Promise<void> {
+    for (const pid of await this.processes()) process.kill(pid, 'SIGCONT');
+  }
+
+  /** The postmaster's PID and those of its descendants, from /proc; empty when it is not running. */
+  private async processes(): Promise<number[]> {
+    const root = postmasterPid(this.dataDir);
+    if (root === undefined || !isAlive(root)) return [];
+    const parents = new Map<number, number>();
+    for (const entry of await readdir('/proc')) {
+      if (!/^\d+$/.test(entry)) continue;
+      const stat = await readFile(`/proc/${entry}/stat`, 'utf8').catch(() => '');
+      // pid (comm) state ppid ...: comm may hold spaces and parentheses, so read after the last ')'.
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (ppid) parents.set(Number(entry), ppid);
+    }
+    const found = [root];
+    for (let index = 0; index < found.length; index++) {
+      for (const [pid, ppid] of parents) if (ppid === found[index]) found.push(pid);
+    }
+    return found;
+  }
+
+  /** `pg_ctl stop -m fast -w` (a stalled server is let run first); if that fails, immediate shutdown by PID. */
   async stop(): Promise<void> {
+    await this.unstall();
     const pid = postmasterPid(this.dataDir);
     if (pid !== undefined) {
       try {

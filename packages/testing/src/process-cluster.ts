@@ -46,6 +46,14 @@ export class ProcessCluster extends ReplayControls implements Cluster {
     await (this.replicas[this.replicaIndex(replica)] as ReplicaServer).server.stop();
   }
 
+  async stallReplica(replica?: number): Promise<void> {
+    await (this.replicas[this.replicaIndex(replica)] as ReplicaServer).server.stall();
+  }
+
+  async unstallReplica(replica?: number): Promise<void> {
+    await (this.replicas[this.replicaIndex(replica)] as ReplicaServer).server.unstall();
+  }
+
   async startReplica(replica?: number): Promise<void> {
     const index = this.replicaIndex(replica);
     const { server, slot } = this.replicas[index] as ReplicaServer;

@@ -1,4 +1,11 @@
-import { currentLsn, pauseReplay, resumeReplay, waitForReceive, waitForReplay } from './replication.js';
+import {
+  currentLsn,
+  pauseReplay,
+  resumeReplay,
+  setReplayDelay,
+  waitForReceive,
+  waitForReplay,
+} from './replication.js';
 
 /** The cluster controls that work over SQL on the URLs, whoever runs the servers. */
 export abstract class ReplayControls {
@@ -33,6 +40,11 @@ export abstract class ReplayControls {
   /** Resumes WAL replay on replica `replica` (default 0). */
   async resumeReplay(replica?: number): Promise<void> {
     await resumeReplay(this.replicaUrls[this.replicaIndex(replica)] as string);
+  }
+
+  /** Makes replica `replica` (default 0) apply each commit `ms` after the primary made it (0: no delay). */
+  async setReplayDelay(ms: number, replica?: number): Promise<void> {
+    await setReplayDelay(this.replicaUrls[this.replicaIndex(replica)] as string, ms);
   }
 
   /** `replica` (default 0) when it is the index of a replica of this cluster, else throws. */

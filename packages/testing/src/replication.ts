@@ -77,6 +77,26 @@ export async function pauseReplay(replicaUrl: string, timeoutMs = 10_000): Promi
   });
 }
 
+/**
+ * Sets `recovery_min_apply_delay` on a replica (ALTER SYSTEM, then a reload): it then applies each commit
+ * only `ms` after the primary made it, a steady lag. 0 removes the delay.
+ */
+export async function setReplayDelay(replicaUrl: string, ms: number): Promise<void> {
+  if (!Number.isSafeInteger(ms) || ms < 0)
+    throw new Error(`a replay delay is a whole number of ms, got ${ms}`);
+  await queryRow(replicaUrl, `ALTER SYSTEM SET recovery_min_apply_delay = '${ms}ms'`);
+  await queryRow(replicaUrl, 'SELECT pg_reload_conf()');
+  // The reload is a signal: wait until a new session sees the value (the startup process reloads as soon).
+  await pollRow<{ done: boolean }>(replicaUrl, {
+    sql: "SELECT setting::bigint = $1::bigint AS done FROM pg_settings WHERE name = 'recovery_min_apply_delay'",
+    params: [ms],
+    done: (row) => row?.done === true,
+    timeoutMs: 10_000,
+    intervalMs: POLL_MS,
+    describe: () => `the replica did not take recovery_min_apply_delay = ${ms}ms`,
+  });
+}
+
 /** Resumes WAL replay on the replica. */
 export async function resumeReplay(replicaUrl: string): Promise<void> {
   await queryRow(replicaUrl, 'SELECT pg_wal_replay_resume()');

@@ -34,6 +34,14 @@ export class UrlCluster extends ReplayControls implements Cluster {
     return Promise.reject(this.notPossible('startReplica'));
   }
 
+  stallReplica(): Promise<void> {
+    return Promise.reject(this.notPossible('stallReplica'));
+  }
+
+  unstallReplica(): Promise<void> {
+    return Promise.reject(this.notPossible('unstallReplica'));
+  }
+
   /** Control connections are opened per call, so only `release` is left to do. */
   stop(): Promise<void> {
     this.stopping ??= this.release();

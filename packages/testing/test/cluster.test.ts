@@ -263,6 +263,42 @@ describe('local cluster with 2 replicas', () => {
     expect(await streamingSlots(cluster)).toHaveLength(2);
   });
 
+  it('stallReplica(1): replica 1 accepts TCP and never answers; unstallReplica(1) lets it answer again', async () => {
+    await cluster.stallReplica(1);
+    try {
+      const client = new pg.Client({ connectionString: urls[1], connectionTimeoutMillis: 300 });
+      client.on('error', () => {});
+      await expect(client.connect()).rejects.toThrow(/timeout/i);
+      const lsn = await insert(cluster, 4, 'replica 1 stalled');
+      await reached(urls[0] as string, 'replay', lsn);
+    } finally {
+      await cluster.unstallReplica(1);
+    }
+    await cluster.waitForReplay();
+    expect((await notes(urls[1] as string)).at(-1)).toBe('replica 1 stalled');
+  });
+
+  it('setReplayDelay(ms, 1) makes replica 1 apply commits that much later; 0 removes the delay', async () => {
+    await cluster.setReplayDelay(2_000, 1);
+    try {
+      const lsn = await insert(cluster, 5, 'replica 1 delayed');
+      await reached(urls[0] as string, 'replay', lsn);
+      await reached(urls[1] as string, 'receive', lsn);
+      expect((await notes(urls[1] as string)).at(-1), 'received but not applied yet').toBe(
+        'replica 1 stalled',
+      );
+      await cluster.waitForReplay(lsn, 10_000);
+      expect((await notes(urls[1] as string)).at(-1)).toBe('replica 1 delayed');
+    } finally {
+      await cluster.setReplayDelay(0, 1);
+    }
+    const [row] = await query<{ delay: string }>(
+      urls[1] as string,
+      "SELECT current_setting('recovery_min_apply_delay') AS delay",
+    );
+    expect(row?.delay).toBe('0');
+  });
+
   it('refuses a replica index out of range', async () => {
     const outOfRange = /is out of range: this cluster has 2 replicas \(indexes 0 to 1\)/;
     await expect(cluster.pauseReplay(2)).rejects.toThrow(outOfRange);

@@ -53,6 +53,45 @@ export function consistencyTokens<H>(suite: ConformanceSuite<H>, test: RegisterT
     await store.close();
   });
 
+  test('oracle: 1,000 append-then-token-read pairs, replay paused now and then on a replica, never a stale read', async () => {
+    const { store, reports } = await suite.newStore(kind(), { tokenWaitMs: 300 });
+    const replicas = replicaIndexes();
+    const appended: bigint[] = [];
+    const stale: number[] = [];
+    let paused: number | undefined;
+    try {
+      for (let pair = 0; pair < 1_000; pair++) {
+        // With two replicas, replay is paused on a random one for 25 pairs of every 50: reads must find the
+        // other. With one, for 5 pairs of every 250: those reads wait tokenWaitMs, then read the primary.
+        const [every, during] = replicas.length > 1 ? [50, 25] : [250, 5];
+        if (pair % every === 0) {
+          paused = replicas[Math.floor(Math.random() * replicas.length)] as number;
+          await suite.cluster.pauseReplay(paused);
+        } else if (pair % every === during && paused !== undefined) {
+          await suite.cluster.resumeReplay(paused);
+          paused = undefined;
+        }
+        const { sequenceNumbers, token } = await store.append(
+          undefined,
+          book1,
+          appended.at(-1) ?? 0n,
+          bookEvent(ADDED, { BookID: BOOK_1 }),
+        );
+        appended.push(sequenceNumbers[0] as bigint);
+        const read = await store.query(withConsistencyToken(eventual, token), book1);
+        const seen = positionsOf(read);
+        if (seen.length !== appended.length || seen.at(-1) !== appended.at(-1)) stale.push(pair);
+      }
+    } finally {
+      if (paused !== undefined) await suite.cluster.resumeReplay(paused);
+    }
+    expect(stale, 'pairs whose read missed a write it had the token of').toEqual([]);
+    const servers = reports.filter((report) => report.operation === 'eventstore.query');
+    expect(servers).toHaveLength(1_000);
+    expect(servers.every((report) => report.outcome === 'ok')).toBe(true);
+    await store.close();
+  }, 180_000);
+
   test('a replica that has not replayed the token is waited for, and serves the read once it has', async () => {
     const { store, reports } = await suite.newStore(kind());
     let settled = false;

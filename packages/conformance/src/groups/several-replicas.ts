@@ -154,6 +154,47 @@ export function severalReplicas<H>(suite: ConformanceSuite<H>, test: RegisterTes
     await Promise.all([store.close(), failing.close()]);
   });
 
+  test('a stalled replica (accepts, never answers) opens its circuit after replicaTimeoutMs; reads go on; unstalled, it serves again', async (t) => {
+    needTwo(t);
+    if (!suite.cluster.canStopReplica) t.skip('this cluster cannot stall a replica');
+    const { store, reports } = await suite.newStore('replicas', { replicaTimeoutMs: 400 });
+    await suite.cluster.stallReplica(1);
+    try {
+      const outcomes = [];
+      for (let read = 0; read < 6; read++) {
+        outcomes.push(
+          await store.query(eventual, book1).then(
+            () => 'ok',
+            (error) => error.code,
+          ),
+        );
+      }
+      const reads = reports.filter((report) => report.operation === 'eventstore.query');
+      const failed = reads.filter((report) => report.outcome === 'error');
+      // The one read that reached the stalled replica ended when its bound did, not later.
+      expect(failed.map((report) => [report.serverName, report.errorCode])).toEqual([
+        ['replica-2', 'REPLICA_UNAVAILABLE'],
+      ]);
+      expect(
+        failed[0]?.durationMs,
+        'it ended when its bound did (timers may fire a ms early)',
+      ).toBeGreaterThanOrEqual(390);
+      expect(outcomes.filter((outcome) => outcome === 'ok')).toHaveLength(5);
+      expect(reads.slice(-4).map((report) => report.serverName)).toEqual(Array(4).fill('replica-1'));
+    } finally {
+      await suite.cluster.unstallReplica(1);
+    }
+    await waitUntil(
+      async () => (await store.replicationStatus())[1]?.circuit === 'closed',
+      "the probe has closed the unstalled replica's circuit",
+    );
+    reports.length = 0;
+    await store.query(eventual, book1);
+    await store.query(eventual, book1);
+    expect(reports.map((report) => report.serverName).sort()).toEqual(['replica-1', 'replica-2']);
+    await store.close();
+  });
+
   test("replicaFallback 'next-replica': a read whose replica is stopped is served by the next one", async (t) => {
     needTwo(t);
     if (!suite.cluster.canStopReplica) t.skip('this cluster cannot stop a replica');
