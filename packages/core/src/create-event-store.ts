@@ -25,6 +25,7 @@ import type {
 } from './event-store.js';
 import type { EventFilter } from './filter.js';
 import { checkFilter } from './filter-check.js';
+import { storeLog } from './logger.js';
 import { MIGRATIONS, NEEDS_READ_COMMITTED } from './migrations/index.js';
 import { schemaProblems, schemaStateStatement } from './migrations/schema-check.js';
 import { ReplicaRouter } from './replica-routing.js';
@@ -74,7 +75,8 @@ export function createEventStore(
   if (given.some((driver) => !driver)) {
     throw new InvalidConfigurationError('a replica is undefined or null: pass only the replicas you have');
   }
-  const router = new ReplicaRouter(given as readonly Driver[], options, names, firstRow);
+  const log = storeLog(options.logger);
+  const router = new ReplicaRouter(given as readonly Driver[], options, names, firstRow, log);
   const replicas = router.set;
   const hasReplica = given.length > 0;
 
@@ -83,6 +85,7 @@ export function createEventStore(
       options.hooks?.onOperation?.({ ...entry, durationMs: performance.now() - started });
     } catch {
       // Observability never breaks a call.
+      log.warn('hooks.onOperation threw; the call goes on', { operation: entry.operation });
     }
   };
 
@@ -165,6 +168,13 @@ export function createEventStore(
     if (routeOperation('query', getConsistencyLevel(ctx), hasReplica) === 'primary') return read(undefined);
     const candidates = await router.route(ctx);
     if ('stale' in candidates) {
+      const reason =
+        'maxLagMs' in candidates.stale ? 'no replica within maxLagMs' : 'no replica reached the token';
+      log.info(`eventual read: ${reason}`, {
+        operation,
+        ...candidates.stale,
+        onStaleRead: router.onStaleRead,
+      });
       if (router.onStaleRead === 'primary') return read(undefined, true);
       const stale = new ReplicaLagError(operation, candidates.stale);
       return run({ operation, ctx, replica: replicas.all[0] as Replica }, () => Promise.reject(stale), count);
@@ -175,12 +185,16 @@ export function createEventStore(
         return await read(replica);
       } catch (error) {
         if (!isEventStoreError(error, 'REPLICA_UNAVAILABLE')) throw error;
+        log.warn('eventual read failed on a replica', { operation, replica: replica.name, fallback });
         replicas.failed(replica);
         failure = error;
         if (fallback !== 'next-replica') break;
       }
     }
-    if (fallback === 'primary') return read(undefined, true);
+    if (fallback === 'primary') {
+      log.info('eventual read falls back to the primary', { operation });
+      return read(undefined, true);
+    }
     if (failure) throw failure;
     // Every circuit is open: fail at once, reported like any other call.
     return run(
@@ -281,7 +295,16 @@ export function createEventStore(
       expectedMaxSequenceNumber: bigint,
       ...events: StorableEvent[]
     ): Promise<AppendResult> {
-      routeOperation('append', getConsistencyLevel(ctx), hasReplica);
+      try {
+        routeOperation('append', getConsistencyLevel(ctx), hasReplica);
+      } catch (refused) {
+        // Refused before any statement, and reported like any other failed call.
+        return run<AppendResult>(
+          { operation: 'eventstore.append', ctx },
+          () => Promise.reject(refused),
+          () => 0,
+        );
+      }
       const request = appendRequest(
         checkFilter(filter),
         toSequenceNumber(expectedMaxSequenceNumber),
@@ -302,7 +325,13 @@ export function createEventStore(
           const { max, positions, lsn } = await bounded(submitted, bound + CANCEL_GRACE_MS, () =>
             unknown(undefined),
           );
-          if (!positions) throw new ConcurrencyConflictError(request.expected, max);
+          if (!positions) {
+            log.debug('append refused by the guard: the boundary changed since it was read', {
+              operation: 'eventstore.append',
+              events: request.events.length,
+            });
+            throw new ConcurrencyConflictError(request.expected, max);
+          }
           const last = positions.at(-1) as bigint;
           const event = { tableTag: tableTag(names.table), position: last };
           return { sequenceNumbers: positions, ...(lsn && { token: encodeToken({ lsn, event }) }) };

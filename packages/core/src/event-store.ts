@@ -1,5 +1,6 @@
 import type { ConsistencyLevel, Context } from './context.js';
 import type { EventFilter } from './filter.js';
+import type { Logger } from './logger.js';
 import type { ReplicaStatus } from './replication-status.js';
 import type { Snapshot, SnapshotInput } from './snapshots.js';
 import type { StorableEvent, StoredEvent } from './storable-event.js';
@@ -74,6 +75,13 @@ export interface StoreOptions {
   readonly tableName?: string;
   /** Observability hooks. */
   readonly hooks?: ObservabilityHooks;
+  /**
+   * Where the store says what it did and why: circuit changes and failed replicas (warn), fallbacks to the
+   * primary and stale replicas (info), guard conflicts (debug), a replica that is not a standby (warn).
+   * Never payloads, parameter values or credentials. `console` works as it is; for pino use
+   * `pinoLogger(pino)`. Nothing is logged by default.
+   */
+  readonly logger?: Logger;
   /**
    * What an eventual read does when its replica fails as a server (connection refused or lost, no answer
    * within `replicaTimeoutMs`), or when every replica's circuit is open: `none` (default) throws

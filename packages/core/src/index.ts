@@ -28,6 +28,7 @@ export * from './filter-builder.js';
 export { jsonContains, matchesFilter } from './filter-match.js';
 export { canonicalJson, MAX_JSON_DEPTH } from './json-value.js';
 export { ESCALATE_AFTER, eventKeys, filterKeys } from './lock-keys.js';
+export { type LogFields, type Logger, type PinoLike, pinoLogger } from './logger.js';
 export { type CircuitState, replicaDrivers } from './replica-set.js';
 export { lsnPosition, type ReplicaStatus } from './replication-status.js';
 export { type RoutedOperation, routeOperation } from './routing.js';

@@ -4,6 +4,7 @@ import type { Driver, Row, Statement } from './driver.js';
 import { InvalidArgumentError, InvalidConfigurationError } from './errors.js';
 import type { StoreOptions } from './event-store.js';
 import { LagMonitor } from './lag-monitor.js';
+import type { StoreLog } from './logger.js';
 import { type Replica, ReplicaSet } from './replica-set.js';
 import { lsnPosition, PRIMARY_LSN_STATEMENT, REPLICA_STATE_STATEMENT } from './replication-status.js';
 import { tokenReachedStatement } from './statements.js';
@@ -38,8 +39,16 @@ export class ReplicaRouter {
   readonly #maxReplicaLagMs: number | undefined;
   readonly #leastLag: boolean;
   readonly #tokenWaitMs: number;
+  readonly #log: StoreLog;
+  readonly #notStandby = new Set<Replica>();
 
-  constructor(drivers: readonly Driver[], options: StoreOptions, names: TableNames, firstRow: FirstRow) {
+  constructor(
+    drivers: readonly Driver[],
+    options: StoreOptions,
+    names: TableNames,
+    firstRow: FirstRow,
+    log: StoreLog,
+  ) {
     const {
       maxReplicaLagMs,
       onStaleRead = 'primary',
@@ -72,11 +81,22 @@ export class ReplicaRouter {
     this.#leastLag = replicaSelection === 'least-lag';
     this.#tokenWaitMs = tokenWaitMs ?? DEFAULT_TOKEN_WAIT_MS;
     this.onStaleRead = onStaleRead;
+    this.#log = log;
     this.set = new ReplicaSet(
       drivers,
       options.replicaNames,
-      (replica) => firstRow(replica, REPLICA_STATE_STATEMENT).then((row) => row !== undefined),
+      (replica) =>
+        firstRow(replica, REPLICA_STATE_STATEMENT).then((row) => {
+          this.#answered(replica, row);
+          return row !== undefined;
+        }),
       PROBE_INTERVAL_MS,
+      (replica, circuit) =>
+        circuit === 'open'
+          ? log.warn('replica circuit opened: eventual reads skip it until a probe finds it answering', {
+              replica: replica.name,
+            })
+          : log.info('replica circuit closed: it answers again', { replica: replica.name }),
     );
     this.#lag = new LagMonitor(() => this.#measureLag(), LAG_INTERVAL_MS);
   }
@@ -106,12 +126,27 @@ export class ReplicaRouter {
     const caughtUp = async (replica: Replica) => {
       while (Date.now() < deadline) {
         const state = await this.#firstRow(replica, REPLICA_STATE_STATEMENT);
-        if (state?.in_recovery !== 'true' || !state.replay_lsn) return;
+        if (!this.#answered(replica, state) || !state?.replay_lsn) return;
         if (lsnPosition(state.replay_lsn) >= lsnPosition(lsn)) return;
         await pause(TOKEN_POLL_MS);
       }
     };
     await Promise.all(this.set.all.map(caughtUp));
+  }
+
+  /**
+   * Whether `replica` answered with its state as a standby. One that answers but is not in recovery is a
+   * primary (a misconfiguration, or a promotion): warned about once, and not used to judge lag.
+   */
+  #answered(replica: Replica, state: Row | undefined): boolean {
+    if (state?.in_recovery === 'false' && !this.#notStandby.has(replica)) {
+      this.#notStandby.add(replica);
+      this.#log.warn(
+        'a replica is not in recovery: it is a primary, and eventual reads it serves bypass replication; check the configuration',
+        { replica: replica.name },
+      );
+    }
+    return state !== undefined && state.in_recovery === 'true';
   }
 
   /** Stops the probe and the lag measurement for good. */
@@ -184,7 +219,7 @@ export class ReplicaRouter {
       closed.map(async (replica) => {
         const asked = performance.now();
         const state = await this.#firstRow(replica, REPLICA_STATE_STATEMENT);
-        if (state?.in_recovery !== 'true' || !state.replay_lsn) return;
+        if (!this.#answered(replica, state) || !state?.replay_lsn) return;
         if (lsnPosition(state.replay_lsn) >= lsnPosition(lsn)) this.set.observed(replica, sent);
         else if (state.replay_age_ms != null) this.set.observed(replica, asked - Number(state.replay_age_ms));
       }),

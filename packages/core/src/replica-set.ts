@@ -42,6 +42,7 @@ export class ReplicaSet {
   readonly #members: Member[];
   readonly #probe: (replica: Replica) => Promise<boolean>;
   readonly #probeIntervalMs: number;
+  readonly #onChange: (replica: Replica, circuit: CircuitState) => void;
   #next = 0;
   #timer: ReturnType<typeof setInterval> | undefined;
   #closed = false;
@@ -51,6 +52,7 @@ export class ReplicaSet {
     names: readonly string[] | undefined,
     probe: (replica: Replica) => Promise<boolean>,
     probeIntervalMs: number,
+    onChange: (replica: Replica, circuit: CircuitState) => void = () => {},
   ) {
     const given = names ?? drivers.map((_, index) => `replica-${index + 1}`);
     if (
@@ -70,6 +72,7 @@ export class ReplicaSet {
     }));
     this.#probe = probe;
     this.#probeIntervalMs = probeIntervalMs;
+    this.#onChange = onChange;
   }
 
   /** Every replica, in configuration order. */
@@ -104,6 +107,7 @@ export class ReplicaSet {
   failed(replica: Replica): void {
     const member = this.#members.find((candidate) => candidate === replica);
     if (!member || this.#closed) return;
+    if (member.circuit !== 'open') this.#onChange(member, 'open');
     member.circuit = 'open';
     this.#timer ??= setInterval(() => void this.#probeOpen(), this.#probeIntervalMs);
     this.#timer.unref?.();
@@ -122,6 +126,7 @@ export class ReplicaSet {
       const answers = await this.#probe(member).catch(() => false);
       if (this.#closed) return;
       member.circuit = answers ? 'closed' : 'open';
+      if (answers) this.#onChange(member, 'closed');
     }
     if (!this.#members.some((member) => member.circuit !== 'closed')) this.#stopTimer();
   }

@@ -1,8 +1,8 @@
-import { buildEventFilter, P, withEventualConsistency } from '@es/core';
+import { buildEventFilter, lsnPosition, P, withEventualConsistency } from '@es/core';
 import { expect, type TestContext } from 'vitest';
 import { positionsOf } from '../expectations.js';
 import { ADDED, BOOK_1, bookEvent } from '../fixtures.js';
-import { waitUntil } from '../raw-database.js';
+import { RawDatabase, waitUntil } from '../raw-database.js';
 import type { ConformanceSuite, RegisterTest } from '../suite-context.js';
 
 /**
@@ -53,6 +53,31 @@ export function severalReplicas<H>(suite: ConformanceSuite<H>, test: RegisterTes
       ['east', 'closed'],
       ['west', 'closed'],
     ]);
+  });
+
+  test('replicationStatus() reports every replica as the servers see themselves', async (t) => {
+    needTwo(t);
+    const { store } = await suite.newStore('replicas', { replicaNames: ['east', 'west'] });
+    await store.append(undefined, book1, 0n, bookEvent(ADDED, { BookID: BOOK_1 }));
+    await suite.cluster.waitForReplay();
+    const statuses = await store.replicationStatus();
+    const raws = suite.cluster.replicaUrls.map((url) => new RawDatabase(url));
+    try {
+      expect(statuses.map(({ name }) => name)).toEqual(['east', 'west']);
+      for (const [index, status] of statuses.entries()) {
+        const [own] = await (raws[index] as RawDatabase).query<{ recovery: boolean; replayed: string }>(
+          'SELECT pg_is_in_recovery() AS recovery, pg_last_wal_replay_lsn()::text AS replayed',
+        );
+        expect(status).toMatchObject({ reachable: true, inRecovery: own?.recovery, circuit: 'closed' });
+        // Asked after the store's status: the server's own position is the same or later, never earlier.
+        expect(lsnPosition(status.replayLsn as string)).toBeLessThanOrEqual(
+          lsnPosition(own?.replayed as string),
+        );
+        expect(status.lagBytes).toBeGreaterThanOrEqual(0n);
+      }
+    } finally {
+      await Promise.all(raws.map((raw) => raw.end()));
+    }
   });
 
   test('a stopped replica opens its circuit: reads use the others; once it is back a probe closes it', async (t) => {
