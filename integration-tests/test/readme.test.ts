@@ -11,6 +11,13 @@ import { useCluster } from './helpers.js';
  */
 const root = (path: string) => fileURLToPath(new URL(`../../${path}`, import.meta.url));
 const QUICK_START = 'examples/pg/src/quick-start.ts';
+const SNIPPETS = 'examples/pg/src/readme-snippets.ts';
+/** Code with each line's indentation dropped: a README block may sit in a block of the file. */
+const unindented = (code: string) =>
+  code
+    .split('\n')
+    .map((line) => line.trimStart())
+    .join('\n');
 
 /** The ```ts blocks of the README section that starts with `heading`. */
 function codeBlocks(heading: string): string[] {
@@ -30,6 +37,27 @@ describe('the README quick start', () => {
     const blocks = codeBlocks('## Quick start');
     expect(blocks.length).toBeGreaterThanOrEqual(5);
     for (const block of blocks) expect(file, `README block:\n${block}`).toContain(block);
+  });
+
+  it('shows no other code than what the two runnable files hold, verbatim but for indentation', () => {
+    const readme = readFileSync(root('README.md'), 'utf8');
+    const blocks = [...readme.matchAll(/^```ts\n([\s\S]*?)\n```/gm)].map((match) => match[1] as string);
+    const files = unindented(readFileSync(root(QUICK_START), 'utf8') + readFileSync(root(SNIPPETS), 'utf8'));
+    expect(blocks.length).toBeGreaterThanOrEqual(7);
+    for (const block of blocks) expect(files, `README block:\n${block}`).toContain(unindented(block));
+  });
+
+  it('runs the snippets outside the quick start: read your writes over HTTP, snapshots', async () => {
+    const { stdout } = await promisify(execFile)(
+      root('examples/pg/node_modules/.bin/tsx'),
+      [root(SNIPPETS)],
+      {
+        env: { ...process.env, ES_PRIMARY_URL: cluster().primaryUrl, ES_REPLICA_URL: cluster().replicaUrl },
+        timeout: 60_000,
+      },
+    );
+    expect(stdout).toContain('read your writes: 2 events, token returned');
+    expect(stdout).toMatch(/^snapshot at \d+: \{"lent":1\}$/m);
   });
 
   it('runs against a primary + replica: adds a copy at position 1, lends it once, reads it back', async () => {
