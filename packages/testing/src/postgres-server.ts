@@ -25,6 +25,15 @@ function isAlive(pid: number): boolean {
   }
 }
 
+/** Sends `name` to `pid`; a process that has exited since it was listed (a backend ending) is skipped. */
+function signal(pid: number, name: NodeJS.Signals): void {
+  try {
+    process.kill(pid, name);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ESRCH') throw error;
+  }
+}
+
 /** One PostgreSQL server process and its data directory, driven by pg_ctl. */
 export class PostgresServer {
   /**
@@ -68,12 +77,12 @@ export class PostgresServer {
    * connections (the kernel queues them) but nothing answers, like a hung host. `unstall()` undoes it.
    */
   async stall(): Promise<void> {
-    for (const pid of await this.processes()) process.kill(pid, 'SIGSTOP');
+    for (const pid of await this.processes()) signal(pid, 'SIGSTOP');
   }
 
   /** Lets a stalled server run again (SIGCONT to the postmaster and every process under it). */
   async unstall(): Promise<void> {
-    for (const pid of await this.processes()) process.kill(pid, 'SIGCONT');
+    for (const pid of await this.processes()) signal(pid, 'SIGCONT');
   }
 
   /** The postmaster's PID and those of its descendants, from /proc; empty when it is not running. */
