@@ -25,7 +25,7 @@ function binDirOf(major: number): string | undefined {
 }
 
 async function clusterOf(major: number, binDir: string) {
-  const cluster = await startCluster({ binDir });
+  const cluster = await startCluster({ binDir, replicas: 2 });
   const client = new pg.Client({ connectionString: cluster.primaryUrl });
   try {
     await client.connect();
