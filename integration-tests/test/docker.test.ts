@@ -2,11 +2,11 @@ import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { CONFORMANCE_GROUPS, type ConformanceOptions, runConformance } from '@es/conformance';
-import { fromPgPool, fromPgPoolAndReplica, fromPgPoolAndReplicas } from '@es/pg';
+import { runConformance } from '@es/conformance';
 import { startCluster, whyNoContainerRuntime } from '@es/testing';
-import pg from 'pg';
+import type pg from 'pg';
 import { afterAll } from 'vitest';
+import { pgAdapter, skipEveryGroup } from './pg-conformance.js';
 
 /**
  * The two ways users with Docker get a primary + replica, each checked by the `@es/pg` conformance suite:
@@ -23,29 +23,11 @@ const noCompose =
     () => 'the docker compose plugin is not installed',
   ));
 
-const adapter: ConformanceOptions<pg.Pool>['setup'] = () => ({
-  connect: (url, options) => {
-    const pool = new pg.Pool({
-      connectionString: url,
-      max: 20,
-      connectionTimeoutMillis: options?.connectTimeoutMs ?? 5000,
-    });
-    pool.on('error', () => {});
-    return pool;
-  },
-  disconnect: (pool) => pool.end(),
-  fromSingle: fromPgPool,
-  fromPrimaryAndReplica: fromPgPoolAndReplica,
-  fromPrimaryAndReplicas: fromPgPoolAndReplicas,
-});
-
-const skipAll = (reason: string) => ({
-  skip: Object.fromEntries(CONFORMANCE_GROUPS.map((group) => [group, `no Docker: ${reason}`])),
-});
+const skipAll = (reason: string) => skipEveryGroup(`no Docker: ${reason}`);
 
 runConformance<pg.Pool>({
   name: 'pg on testcontainers',
-  setup: adapter,
+  setup: pgAdapter,
   ...(noDocker === undefined
     ? { cluster: () => startCluster({ mode: 'testcontainers' }) }
     : skipAll(noDocker)),
@@ -67,6 +49,6 @@ if (noCompose === undefined) {
 }
 runConformance<pg.Pool>({
   name: 'pg on docker/compose.yaml',
-  setup: adapter,
+  setup: pgAdapter,
   ...(noCompose === undefined ? { cluster: composeCluster } : skipAll(noCompose)),
 });

@@ -1,9 +1,9 @@
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { CONFORMANCE_GROUPS, runConformance } from '@es/conformance';
-import { fromPgPool, fromPgPoolAndReplica, fromPgPoolAndReplicas } from '@es/pg';
+import { runConformance } from '@es/conformance';
 import { startCluster } from '@es/testing';
 import pg from 'pg';
+import { pgAdapter, skipEveryGroup } from './pg-conformance.js';
 
 /**
  * The `@es/pg` conformance suite on the oldest and the newest supported PostgreSQL majors (the system one,
@@ -48,23 +48,7 @@ for (const major of MAJORS) {
   const missing = `the PostgreSQL ${major} binaries (npm postgresql-${major}-linux-x64) are not installed on this platform`;
   runConformance<pg.Pool>({
     name: `pg on PostgreSQL ${major}`,
-    ...(binDir === undefined
-      ? { skip: Object.fromEntries(CONFORMANCE_GROUPS.map((group) => [group, missing])) }
-      : { cluster: () => clusterOf(major, binDir) }),
-    setup: () => ({
-      connect: (url, options) => {
-        const pool = new pg.Pool({
-          connectionString: url,
-          max: 20,
-          connectionTimeoutMillis: options?.connectTimeoutMs ?? 5000,
-        });
-        pool.on('error', () => {});
-        return pool;
-      },
-      disconnect: (pool) => pool.end(),
-      fromSingle: fromPgPool,
-      fromPrimaryAndReplica: fromPgPoolAndReplica,
-      fromPrimaryAndReplicas: fromPgPoolAndReplicas,
-    }),
+    ...(binDir === undefined ? skipEveryGroup(missing) : { cluster: () => clusterOf(major, binDir) }),
+    setup: pgAdapter,
   });
 }

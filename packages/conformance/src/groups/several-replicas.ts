@@ -1,4 +1,11 @@
-import { buildEventFilter, lsnPosition, P, withEventualConsistency } from '@es/core';
+import {
+  buildEventFilter,
+  type EventStore,
+  lsnPosition,
+  type OperationReport,
+  P,
+  withEventualConsistency,
+} from '@es/core';
 import { expect, type TestContext } from 'vitest';
 import { positionsOf } from '../expectations.js';
 import { ADDED, BOOK_1, bookEvent } from '../fixtures.js';
@@ -13,6 +20,32 @@ import type { ConformanceSuite, RegisterTest } from '../suite-context.js';
  */
 const book1 = buildEventFilter().matching().allPredicatesOf(P('BookID', BOOK_1)).finalize();
 const eventual = withEventualConsistency();
+
+/** The outcome of each of `count` eventual reads in a row: `ok`, or the error's code. */
+async function readOutcomes(store: EventStore, count: number): Promise<string[]> {
+  const outcomes: string[] = [];
+  for (let read = 0; read < count; read++) {
+    outcomes.push(
+      await store.query(eventual, book1).then(
+        () => 'ok',
+        (error) => error.code,
+      ),
+    );
+  }
+  return outcomes;
+}
+
+/** Waits until the probe has closed replica-2's circuit, then checks that two reads go to both replicas. */
+async function servesAgain(store: EventStore, reports: OperationReport[]): Promise<void> {
+  await waitUntil(
+    async () => (await store.replicationStatus())[1]?.circuit === 'closed',
+    "the probe has closed replica-2's circuit",
+  );
+  reports.length = 0;
+  await store.query(eventual, book1);
+  await store.query(eventual, book1);
+  expect(reports.map((report) => report.serverName).sort()).toEqual(['replica-1', 'replica-2']);
+}
 
 export function severalReplicas<H>(suite: ConformanceSuite<H>, test: RegisterTest): void {
   const needTwo = (t: TestContext) => {
@@ -86,15 +119,7 @@ export function severalReplicas<H>(suite: ConformanceSuite<H>, test: RegisterTes
     const { store, reports } = await suite.newStore('replicas');
     await suite.cluster.stopReplica(1);
     try {
-      const outcomes = [];
-      for (let read = 0; read < 6; read++) {
-        outcomes.push(
-          await store.query(eventual, book1).then(
-            () => 'ok',
-            (error) => error.code,
-          ),
-        );
-      }
+      const outcomes = await readOutcomes(store, 6);
       // At most the first read that reached the stopped replica fails; every later one is served by replica-1.
       expect(outcomes.filter((outcome) => outcome !== 'ok')).toEqual(
         outcomes.includes('REPLICA_UNAVAILABLE') ? ['REPLICA_UNAVAILABLE'] : [],
@@ -105,14 +130,7 @@ export function severalReplicas<H>(suite: ConformanceSuite<H>, test: RegisterTes
     } finally {
       await suite.cluster.startReplica(1);
     }
-    await waitUntil(
-      async () => (await store.replicationStatus())[1]?.circuit === 'closed',
-      "the probe has closed replica-2's circuit",
-    );
-    reports.length = 0;
-    await store.query(eventual, book1);
-    await store.query(eventual, book1);
-    expect(reports.map((report) => report.serverName).sort()).toEqual(['replica-1', 'replica-2']);
+    await servesAgain(store, reports);
     await store.close();
   });
 
@@ -185,15 +203,7 @@ export function severalReplicas<H>(suite: ConformanceSuite<H>, test: RegisterTes
     const { store, reports } = await suite.newStore('replicas', { replicaTimeoutMs: 400 });
     await suite.cluster.stallReplica(1);
     try {
-      const outcomes = [];
-      for (let read = 0; read < 6; read++) {
-        outcomes.push(
-          await store.query(eventual, book1).then(
-            () => 'ok',
-            (error) => error.code,
-          ),
-        );
-      }
+      const outcomes = await readOutcomes(store, 6);
       const reads = reports.filter((report) => report.operation === 'eventstore.query');
       const failed = reads.filter((report) => report.outcome === 'error');
       // The one read that reached the stalled replica ended when its bound did, not later.
@@ -209,14 +219,7 @@ export function severalReplicas<H>(suite: ConformanceSuite<H>, test: RegisterTes
     } finally {
       await suite.cluster.unstallReplica(1);
     }
-    await waitUntil(
-      async () => (await store.replicationStatus())[1]?.circuit === 'closed',
-      "the probe has closed the unstalled replica's circuit",
-    );
-    reports.length = 0;
-    await store.query(eventual, book1);
-    await store.query(eventual, book1);
-    expect(reports.map((report) => report.serverName).sort()).toEqual(['replica-1', 'replica-2']);
+    await servesAgain(store, reports);
     await store.close();
   });
 
