@@ -19,13 +19,14 @@ const publicPackages = readdirSync(PACKAGES)
   .filter(({ manifest }) => manifest.private !== true);
 
 describe('published packages', () => {
-  it('there are the eight packages the README lists', () => {
+  it('there are the nine packages the README lists', () => {
     expect(publicPackages.map(({ manifest }) => manifest.name).sort()).toEqual([
       '@es/conformance',
       '@es/core',
       '@es/drizzle',
       '@es/kysely',
       '@es/neon',
+      '@es/opentelemetry',
       '@es/pg',
       '@es/postgresjs',
       '@es/testing',

@@ -82,6 +82,61 @@ describe('createEventStore routing (recording drivers)', () => {
     expect(kind(primary.sent.at(-1) as Statement)).toBe('es.query');
   });
 
+  it('traceOperation wraps the whole call and sees every server it used; a hook that misbehaves changes nothing', async () => {
+    const primary = recordingDriver('primary');
+    const replica = recordingDriver('replica', () => refused);
+    const traced: { operation: string; consistency: string; servers: string[]; outcome: unknown }[] = [];
+    const store = createEventStore(primary.driver, replica.driver, {
+      replicaFallback: 'primary',
+      hooks: {
+        async traceOperation(operation) {
+          const outcome = await operation.run().then(
+            () => 'ok',
+            (error: { code: string }) => error.code,
+          );
+          const servers = operation.reports.map((r) => `${r.serverName}:${r.outcome}:${r.circuit ?? '-'}`);
+          traced.push({
+            operation: operation.operation,
+            consistency: operation.consistency,
+            servers,
+            outcome,
+          });
+        },
+      },
+    });
+    await store.query(withEventualConsistency(), filter);
+    await expect(store.append(withEventualConsistency(), filter, 0n, event)).rejects.toMatchObject({
+      code: 'CONSISTENCY_VIOLATION',
+    });
+    expect(traced).toEqual([
+      {
+        operation: 'eventstore.query',
+        consistency: 'eventual',
+        servers: ['replica-1:error:open', 'primary:ok:-'],
+        outcome: 'ok',
+      },
+      {
+        operation: 'eventstore.append',
+        consistency: 'eventual',
+        servers: ['primary:error:-'],
+        outcome: 'CONSISTENCY_VIOLATION',
+      },
+    ]);
+    store.close();
+    for (const traceOperation of [
+      () => Promise.resolve('never runs the call'),
+      () => {
+        throw new Error('throws at once');
+      },
+      (operation: { run(): Promise<unknown> }) => operation.run().then(() => 'not the result'),
+    ]) {
+      const sent = recordingDriver('primary');
+      const own = createEventStore(sent.driver, undefined, { hooks: { traceOperation } });
+      await expect(own.query(undefined, filter)).resolves.toEqual({ events: [], maxSequenceNumber: 0n });
+      expect(sent.sent).toHaveLength(1);
+    }
+  });
+
   it('decodes rows and reports a conflict as ConcurrencyConflictError', async () => {
     const primary = recordingDriver('primary', (statement) =>
       kind(statement) === 'es.append' ? [{ result: '{5}' }] : [],

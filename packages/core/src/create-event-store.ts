@@ -18,6 +18,7 @@ import {
 import type {
   AppendResult,
   EventStore,
+  OperationName,
   OperationReport,
   QueryResult,
   ServerRole,
@@ -55,7 +56,15 @@ import {
 import { buildStorableEvent, type StorableEvent } from './storable-event.js';
 import { parseTableName } from './table-name.js';
 
-type Operation = OperationReport['operation'];
+type Operation = OperationName;
+
+/** One store call: the reports of the servers it used so far, and how long routing waited for its token. */
+interface Call {
+  readonly operation: Operation;
+  readonly ctx: Context | undefined;
+  readonly reports: OperationReport[];
+  tokenWaitMs?: number;
+}
 
 /**
  * Creates a store on a primary and no, one or several replicas. Adapters call this with their drivers; it
@@ -80,41 +89,91 @@ export function createEventStore(
   const replicas = router.set;
   const hasReplica = given.length > 0;
 
-  const report = (entry: Omit<OperationReport, 'durationMs'>, started: number) => {
+  /**
+   * Runs one store call under `hooks.traceOperation` (when given): the call's result is `body`'s, whatever the
+   * hook does with it; a hook that throws or never runs the call changes nothing.
+   */
+  const traced = async <T>(
+    operation: Operation,
+    ctx: Context | undefined,
+    body: (call: Call) => Promise<T>,
+  ) => {
+    const call: Call = { operation, ctx, reports: [] };
+    const hook = options.hooks?.traceOperation;
+    if (!hook) return body(call);
+    let running: Promise<T> | undefined;
+    const run = () => {
+      running ??= body(call);
+      return running;
+    };
     try {
-      options.hooks?.onOperation?.({ ...entry, durationMs: performance.now() - started });
+      await hook({ operation, consistency: getConsistencyLevel(ctx), reports: call.reports, run });
+    } catch (error) {
+      const fromCall = running?.then(
+        () => false,
+        (failure: unknown) => failure === error,
+      );
+      if (!(await fromCall)) log.warn('hooks.traceOperation threw; the call goes on', { operation });
+    }
+    return run();
+  };
+
+  const report = (call: Call, entry: Omit<OperationReport, 'durationMs'>, started: number) => {
+    const done: OperationReport = { ...entry, durationMs: performance.now() - started };
+    call.reports.push(done);
+    try {
+      options.hooks?.onOperation?.(done);
     } catch {
       // Observability never breaks a call.
       log.warn('hooks.onOperation threw; the call goes on', { operation: entry.operation });
     }
   };
 
-  /** Runs `work` against one server, mapping errors and reporting the outcome. */
+  /**
+   * Runs `work` against one server, mapping errors and reporting the outcome. A replica that fails as a
+   * server opens its circuit.
+   */
   const run = async <T>(
-    call: { operation: Operation; ctx: Context | undefined; replica?: Replica; fellBack?: boolean },
+    call: Call,
+    on: { replica?: Replica; fellBack?: boolean },
     work: (signal: AbortSignal | undefined) => Promise<T>,
     count: (result: T) => number,
   ): Promise<T> => {
     const started = performance.now();
-    const server: ServerRole = call.replica ? 'replica' : 'primary';
-    const entry = {
-      operation: call.operation,
-      consistency: getConsistencyLevel(call.ctx),
-      server,
-      serverName: call.replica?.name ?? 'primary',
-      driver: (call.replica?.driver ?? primary).name,
-      fellBack: call.fellBack ?? false,
+    const { replica } = on;
+    const server: ServerRole = replica ? 'replica' : 'primary';
+    const entry = () => {
+      const lag = replica ? replicas.lagBound(replica) : Number.POSITIVE_INFINITY;
+      return {
+        operation: call.operation,
+        consistency: getConsistencyLevel(call.ctx),
+        server,
+        serverName: replica?.name ?? 'primary',
+        driver: (replica?.driver ?? primary).name,
+        fellBack: on.fellBack ?? false,
+        ...(replica && { circuit: replica.circuit }),
+        ...(Number.isFinite(lag) && { replicaLagMs: lag }),
+        ...(call.tokenWaitMs !== undefined && { tokenWaitMs: call.tokenWaitMs }),
+      };
     };
     const signal = call.ctx?.signal;
     try {
       if (signal?.aborted) throw signal.reason;
       const result = await work(signal);
-      report({ ...entry, outcome: 'ok', eventCount: count(result) }, started);
+      report(call, { ...entry(), outcome: 'ok', eventCount: count(result) }, started);
       return result;
     } catch (error) {
-      const mapped = toEventStoreError(call.operation, server, error, signal, call.replica?.name);
+      const mapped = toEventStoreError(call.operation, server, error, signal, replica?.name);
+      if (replica?.circuit === 'closed' && mapped.code === 'REPLICA_UNAVAILABLE') {
+        log.warn('eventual read failed on a replica', {
+          operation: call.operation,
+          replica: replica.name,
+          fallback,
+        });
+        replicas.failed(replica);
+      }
       const outcome = mapped instanceof ConcurrencyConflictError ? 'conflict' : 'error';
-      report({ ...entry, outcome, errorCode: mapped.code, eventCount: 0 }, started);
+      report(call, { ...entry(), outcome, errorCode: mapped.code, eventCount: 0 }, started);
       throw mapped;
     }
   };
@@ -153,20 +212,23 @@ export function createEventStore(
    * whether the read tries the next replica, the primary, or fails.
    */
   const routedRead = async <T>(
-    operation: Operation,
-    ctx: Context | undefined,
+    call: Call,
     statement: Statement,
     decode: (rows: readonly Row[]) => T,
     count: (result: T) => number,
   ): Promise<T> => {
+    const { operation, ctx } = call;
     const read = (replica: Replica | undefined, fellBack = false) =>
       run(
-        { operation, ctx, ...(replica && { replica }), fellBack },
+        call,
+        { ...(replica && { replica }), fellBack },
         async (signal) => decode((await readOn(operation, replica, statement, signal)).rows),
         count,
       );
     if (routeOperation('query', getConsistencyLevel(ctx), hasReplica) === 'primary') return read(undefined);
+    const routing = performance.now();
     const candidates = await router.route(ctx);
+    if (ctx?.token !== undefined) call.tokenWaitMs = performance.now() - routing;
     if ('stale' in candidates) {
       const reason =
         'maxLagMs' in candidates.stale ? 'no replica within maxLagMs' : 'no replica reached the token';
@@ -177,7 +239,7 @@ export function createEventStore(
       });
       if (router.onStaleRead === 'primary') return read(undefined, true);
       const stale = new ReplicaLagError(operation, candidates.stale);
-      return run({ operation, ctx, replica: replicas.all[0] as Replica }, () => Promise.reject(stale), count);
+      return run(call, { replica: replicas.all[0] as Replica }, () => Promise.reject(stale), count);
     }
     let failure: unknown;
     for (const replica of candidates) {
@@ -185,8 +247,6 @@ export function createEventStore(
         return await read(replica);
       } catch (error) {
         if (!isEventStoreError(error, 'REPLICA_UNAVAILABLE')) throw error;
-        log.warn('eventual read failed on a replica', { operation, replica: replica.name, fallback });
-        replicas.failed(replica);
         failure = error;
         if (fallback !== 'next-replica') break;
       }
@@ -198,7 +258,8 @@ export function createEventStore(
     if (failure) throw failure;
     // Every circuit is open: fail at once, reported like any other call.
     return run(
-      { operation, ctx, replica: replicas.all[0] as Replica },
+      call,
+      { replica: replicas.all[0] as Replica },
       () => Promise.reject(allOpen(operation)),
       count,
     );
@@ -206,10 +267,13 @@ export function createEventStore(
 
   /** A snapshot write: always on the primary, whatever the context asks. */
   const onPrimary = (operation: Operation, ctx: Context | undefined, statement: Statement) =>
-    run(
-      { operation, ctx },
-      (signal) => readOn(operation, undefined, statement, signal),
-      () => 0,
+    traced(operation, ctx, (call) =>
+      run(
+        call,
+        {},
+        (signal) => readOn(operation, undefined, statement, signal),
+        () => 0,
+      ),
     );
 
   /** The first row of `statement` on `replica` (or the primary), or undefined when it fails or does not answer in time. */
@@ -239,12 +303,15 @@ export function createEventStore(
     },
 
     async migrate(ctx?: Context): Promise<void> {
-      await run(
-        { operation: 'eventstore.migrate', ctx },
-        () => primary.transaction((tx) => migrateIn(tx)),
-        () => 0,
-      );
-      await router.caughtUp(Date.now() + MIGRATE_REPLAY_WAIT_MS);
+      await traced('eventstore.migrate', ctx, async (call) => {
+        await run(
+          call,
+          {},
+          () => primary.transaction((tx) => migrateIn(tx)),
+          () => 0,
+        );
+        await router.caughtUp(Date.now() + MIGRATE_REPLAY_WAIT_MS);
+      });
     },
 
     async query(ctx: Context | undefined, filter: EventFilter): Promise<QueryResult> {
@@ -253,12 +320,13 @@ export function createEventStore(
       const strong = getConsistencyLevel(ctx) === 'strong';
       const given = strong ? undefined : ctx?.token;
       const statement = queryStatement(names, checkFilter(filter), strong, given !== undefined);
-      return routedRead(
-        'eventstore.query',
-        ctx,
-        statement,
-        (rows) => toQueryResult(rows, given),
-        (result) => result.events.length,
+      return traced('eventstore.query', ctx, (call) =>
+        routedRead(
+          call,
+          statement,
+          (rows) => toQueryResult(rows, given),
+          (result) => result.events.length,
+        ),
       );
     },
 
@@ -275,12 +343,13 @@ export function createEventStore(
 
     async loadSnapshot(ctx: Context | undefined, projectionType: string, filter: EventFilter) {
       const { type, hash } = await snapshotKey(projectionType, filter);
-      return routedRead(
-        'eventstore.snapshot.load',
-        ctx,
-        loadSnapshotStatement(names, type, hash),
-        ([row]) => (row ? decodeSnapshot(type, hash, row) : undefined),
-        (snapshot) => (snapshot ? 1 : 0),
+      return traced('eventstore.snapshot.load', ctx, (call) =>
+        routedRead(
+          call,
+          loadSnapshotStatement(names, type, hash),
+          ([row]) => (row ? decodeSnapshot(type, hash, row) : undefined),
+          (snapshot) => (snapshot ? 1 : 0),
+        ),
       );
     },
 
@@ -299,10 +368,13 @@ export function createEventStore(
         routeOperation('append', getConsistencyLevel(ctx), hasReplica);
       } catch (refused) {
         // Refused before any statement, and reported like any other failed call.
-        return run<AppendResult>(
-          { operation: 'eventstore.append', ctx },
-          () => Promise.reject(refused),
-          () => 0,
+        return traced('eventstore.append', ctx, (call) =>
+          run<AppendResult>(
+            call,
+            {},
+            () => Promise.reject(refused),
+            () => 0,
+          ),
         );
       }
       const request = appendRequest(
@@ -311,32 +383,35 @@ export function createEventStore(
         events.map((event) => buildStorableEvent(event)),
       );
       if (request.events.length === 0) return { sequenceNumbers: [] };
-      return run(
-        { operation: 'eventstore.append', ctx },
-        // Not raced against the signal: the batch is cancelled on the server, and the call reports what
-        // the database did. Past its bound (and a grace for a cancel), its outcome is unknown.
-        async (signal) => {
-          const unknown = (cause: unknown) =>
-            new AppendOutcomeUnknownError('eventstore.append', request.identified, cause);
-          const submitted = batcher.submit(request, signal).catch((error: unknown) => {
-            if (!isConnectionFailure(error) || failedBeforeSending(error)) throw error;
-            throw unknown(error);
-          });
-          const { max, positions, lsn } = await bounded(submitted, bound + CANCEL_GRACE_MS, () =>
-            unknown(undefined),
-          );
-          if (!positions) {
-            log.debug('append refused by the guard: the boundary changed since it was read', {
-              operation: 'eventstore.append',
-              events: request.events.length,
+      return traced('eventstore.append', ctx, (call) =>
+        run(
+          call,
+          {},
+          // Not raced against the signal: the batch is cancelled on the server, and the call reports what
+          // the database did. Past its bound (and a grace for a cancel), its outcome is unknown.
+          async (signal) => {
+            const unknown = (cause: unknown) =>
+              new AppendOutcomeUnknownError('eventstore.append', request.identified, cause);
+            const submitted = batcher.submit(request, signal).catch((error: unknown) => {
+              if (!isConnectionFailure(error) || failedBeforeSending(error)) throw error;
+              throw unknown(error);
             });
-            throw new ConcurrencyConflictError(request.expected, max);
-          }
-          const last = positions.at(-1) as bigint;
-          const event = { tableTag: tableTag(names.table), position: last };
-          return { sequenceNumbers: positions, ...(lsn && { token: encodeToken({ lsn, event }) }) };
-        },
-        (result) => result.sequenceNumbers.length,
+            const { max, positions, lsn } = await bounded(submitted, bound + CANCEL_GRACE_MS, () =>
+              unknown(undefined),
+            );
+            if (!positions) {
+              log.debug('append refused by the guard: the boundary changed since it was read', {
+                operation: 'eventstore.append',
+                events: request.events.length,
+              });
+              throw new ConcurrencyConflictError(request.expected, max);
+            }
+            const last = positions.at(-1) as bigint;
+            const event = { tableTag: tableTag(names.table), position: last };
+            return { sequenceNumbers: positions, ...(lsn && { token: encodeToken({ lsn, event }) }) };
+          },
+          (result) => result.sequenceNumbers.length,
+        ),
       );
     },
   });

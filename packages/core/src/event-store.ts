@@ -1,6 +1,7 @@
 import type { ConsistencyLevel, Context } from './context.js';
 import type { EventFilter } from './filter.js';
 import type { Logger } from './logger.js';
+import type { CircuitState } from './replica-set.js';
 import type { ReplicaStatus } from './replication-status.js';
 import type { Snapshot, SnapshotInput } from './snapshots.js';
 import type { StorableEvent, StoredEvent } from './storable-event.js';
@@ -32,16 +33,21 @@ export interface AppendResult {
 /** Which server answered a call. */
 export type ServerRole = 'primary' | 'replica';
 
-/** Reported once per store call through `StoreOptions.hooks.onOperation`. */
+/** The name of a store call, like the Go original's span names. */
+export type OperationName =
+  | 'eventstore.query'
+  | 'eventstore.append'
+  | 'eventstore.migrate'
+  | 'eventstore.snapshot.save'
+  | 'eventstore.snapshot.load'
+  | 'eventstore.snapshot.delete';
+
+/**
+ * Reported through `StoreOptions.hooks.onOperation` once per server a call used: once for most calls, once
+ * more for each replica an eventual read failed on before it was answered (`replicaFallback`).
+ */
 export interface OperationReport {
-  /** `eventstore.query`, `eventstore.append` or `eventstore.migrate`, like the Go original's span names. */
-  readonly operation:
-    | 'eventstore.query'
-    | 'eventstore.append'
-    | 'eventstore.migrate'
-    | 'eventstore.snapshot.save'
-    | 'eventstore.snapshot.load'
-    | 'eventstore.snapshot.delete';
+  readonly operation: OperationName;
   /** The consistency the caller asked for. */
   readonly consistency: ConsistencyLevel;
   /** The server that served (or failed) the call. */
@@ -50,7 +56,10 @@ export interface OperationReport {
   readonly serverName: string;
   /** The driver of that server's adapter (`pg`, ...). */
   readonly driver: string;
-  /** `true` when an eventual read went to the primary because the replica failed and `replicaFallback` allowed it. */
+  /**
+   * `true` when an eventual read went to the primary: its replica failed and `replicaFallback` allowed it,
+   * or no replica was fresh enough (`maxLagMs`) or reached its token in time and `onStaleRead` is `primary`.
+   */
   readonly fellBack: boolean;
   /** `ok`, `conflict` (append refused by the guard) or `error`. */
   readonly outcome: 'ok' | 'conflict' | 'error';
@@ -59,11 +68,39 @@ export interface OperationReport {
   /** Events returned (query) or appended (append). */
   readonly eventCount: number;
   readonly durationMs: number;
+  /** For a replica: its circuit when the call ended (`open` after it failed as a server). */
+  readonly circuit?: CircuitState;
+  /** For a replica: at most how far behind the primary it was known to be, in ms, when measured. */
+  readonly replicaLagMs?: number;
+  /** For an eventual read given a consistency token: how long it waited for a replica that reached it, in ms. */
+  readonly tokenWaitMs?: number;
+}
+
+/** One store call as `hooks.traceOperation` sees it. */
+export interface TracedOperation<T = unknown> {
+  readonly operation: OperationName;
+  /** The consistency the caller asked for. */
+  readonly consistency: ConsistencyLevel;
+  /**
+   * Runs the call (once: later calls return the same promise); settles with its result or its typed error.
+   */
+  run(): Promise<T>;
+  /** The call's reports so far, one per server it used (see `OperationReport`); complete once `run()` settled. */
+  readonly reports: readonly OperationReport[];
 }
 
 /** Observability hooks. A hook that throws is ignored: observability never breaks a call. */
 export interface ObservabilityHooks {
+  /** Called when a call has finished on a server. */
   onOperation?(report: OperationReport): void;
+  /**
+   * Wraps every store call, from before its routing to its end: it must call `operation.run()` and may
+   * await it. What runs inside `run()` (routing, the driver's calls) runs in the async context the hook
+   * set up, so a span the hook makes active there is the parent of the driver's spans. The call's result
+   * is `run()`'s, whatever the hook returns; a hook that throws or never calls `run()` changes nothing
+   * (the call then runs by itself). `@es/opentelemetry` builds its spans on this.
+   */
+  traceOperation?(operation: TracedOperation): Promise<unknown>;
 }
 
 /** Options every adapter factory accepts. */

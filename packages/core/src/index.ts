@@ -18,10 +18,12 @@ export type {
   AppendResult,
   EventStore,
   ObservabilityHooks,
+  OperationName,
   OperationReport,
   QueryResult,
   ServerRole,
   StoreOptions,
+  TracedOperation,
 } from './event-store.js';
 export { type EventFilter, type FilterItem, type JsonValue, P, type Predicate } from './filter.js';
 export * from './filter-builder.js';
