@@ -43,6 +43,8 @@ export interface StoreUnderTest {
   readonly table: string;
   /** Every `onOperation` report of this store, in order. */
   readonly reports: OperationReport[];
+  /** Every call `hooks.traceOperation` wrapped, once it settled, with the reports of the servers it used. */
+  readonly traces: { readonly operation: string; readonly reports: readonly OperationReport[] }[];
 }
 
 /** Registers one test of a group: skipped (with the reason in its title) when the group is skipped. */
@@ -167,9 +169,17 @@ export class ConformanceSuite<H> {
   async newStore(kind: StoreKind, setup: NewStoreOptions<H> = {}): Promise<StoreUnderTest> {
     const tableName = setup.tableName ?? freshTableName();
     const reports: OperationReport[] = [];
+    const traces: StoreUnderTest['traces'] = [];
     const options: StoreOptions = {
       tableName,
-      hooks: { onOperation: (report) => reports.push(report) },
+      hooks: {
+        onOperation: (report) => reports.push(report),
+        traceOperation: (call) =>
+          call
+            .run()
+            .catch(() => {})
+            .then(() => traces.push({ operation: call.operation, reports: [...call.reports] })),
+      },
       ...(setup.replicaFallback !== undefined && { replicaFallback: setup.replicaFallback }),
       ...(setup.replicaNames !== undefined && { replicaNames: setup.replicaNames }),
       ...(setup.onStaleRead !== undefined && { onStaleRead: setup.onStaleRead }),
@@ -191,7 +201,7 @@ export class ConformanceSuite<H> {
               options,
             );
     if (setup.migrate !== false) await store.migrate();
-    return { store, tableName, table: store.tableName, reports };
+    return { store, tableName, table: store.tableName, reports, traces };
   }
 
   /** Opens an extra handle for one test and closes it afterwards, whatever happens. */

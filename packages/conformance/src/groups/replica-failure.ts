@@ -89,7 +89,7 @@ export function replicaFailure<H>(suite: ConformanceSuite<H>, test: RegisterTest
   });
 
   test("a stopped replica with replicaFallback 'primary': eventual reads are served by the primary, reported as fellBack", async (t) => {
-    const { store, reports } = await suite.newStore('replicated', { replicaFallback: 'primary' });
+    const { store, reports, traces } = await suite.newStore('replicated', { replicaFallback: 'primary' });
     await suite.cluster.waitForReplay();
     await store.query(withEventualConsistency(), book1);
     let positions: readonly bigint[] = [];
@@ -108,6 +108,11 @@ export function replicaFailure<H>(suite: ConformanceSuite<H>, test: RegisterTest
         outcome: 'ok',
         eventCount: 1,
       });
+      // One call, two servers: the tracing hook saw the failed replica (its circuit open) and the primary.
+      expect(traces.at(-1)?.reports).toMatchObject([
+        { server: 'replica', serverName: 'replica-1', outcome: 'error', circuit: 'open' },
+        { server: 'primary', outcome: 'ok', fellBack: true },
+      ]);
     });
     await eventualReadRecovers(async () => {
       reports.length = 0;
