@@ -77,5 +77,14 @@ const { sequenceNumbers } = await store.append(
   console.log(`snapshot at ${snapshot?.sequenceNumber}: ${JSON.stringify(snapshot?.state)}`);
 }
 
+// "Streamed reads"
+{
+  let lent = 0;
+  for await (const stored of store.queryStream(withEventualConsistency(), boundary, { batchSize: 500 })) {
+    if (stored.type === 'BookCopyLentToReader') lent += 1;
+  }
+  console.log(`streamed: ${lent} lent`);
+}
+
 await store.close();
 await Promise.all([primary.end(), replica.end()]);

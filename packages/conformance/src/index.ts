@@ -27,6 +27,7 @@ import { lateCommit } from './groups/late-commit.js';
 import { lateCommitPlainInserts } from './groups/late-commit-plain-inserts.js';
 import { predicateValues } from './groups/predicate-values.js';
 import { queryMatrix } from './groups/query-matrix.js';
+import { queryStream } from './groups/query-stream.js';
 import { readBarrier } from './groups/read-barrier.js';
 import { replicaFailure } from './groups/replica-failure.js';
 import { replicationStatus } from './groups/replication-status.js';
@@ -93,6 +94,7 @@ const GROUPS: Record<ConformanceGroup, { title: string; parts: readonly GroupReg
     parts: [consistencyTokens],
   },
   snapshots: { title: 'snapshots: save, load, delete (SPEC 5)', parts: [snapshots] },
+  'query-stream': { title: 'bounded-memory reads: queryStream (SPEC 5)', parts: [queryStream] },
 };
 
 /** Time allowed to start the cluster and open the adapter's handles. */

@@ -52,6 +52,7 @@ export const CONFORMANCE_GROUPS = [
   'several-replicas',
   'consistency-tokens',
   'snapshots',
+  'query-stream',
 ] as const;
 
 /** A group of the suite; see `CONFORMANCE_GROUPS` and the package README. */

@@ -21,6 +21,7 @@ import type {
   OperationName,
   OperationReport,
   QueryResult,
+  QueryStreamOptions,
   ServerRole,
   StoreOptions,
 } from './event-store.js';
@@ -29,6 +30,7 @@ import { checkFilter } from './filter-check.js';
 import { storeLog } from './logger.js';
 import { MIGRATIONS, NEEDS_READ_COMMITTED } from './migrations/index.js';
 import { schemaProblems, schemaStateStatement } from './migrations/schema-check.js';
+import { consumeEvents, pumpEvents, type StreamQuery } from './query-stream.js';
 import { ReplicaRouter } from './replica-routing.js';
 import type { Replica } from './replica-set.js';
 import { PRIMARY_LSN_STATEMENT, REPLICA_STATE_STATEMENT, replicaStatus } from './replication-status.js';
@@ -64,6 +66,8 @@ interface Call {
   readonly ctx: Context | undefined;
   readonly reports: OperationReport[];
   tokenWaitMs?: number;
+  /** Whether a stream handed events to the caller already: it can then no longer fall back to another server. */
+  delivered?: () => boolean;
 }
 
 /**
@@ -200,10 +204,7 @@ export function createEventStore(
     bounded(
       raceSignal(readCommitted(replica?.driver ?? primary, statement, signal), signal),
       replica ? replicaBound : bound,
-      () =>
-        replica
-          ? new ReplicaUnavailableError(operation, new TimeoutError(operation, undefined), replica.name)
-          : new TimeoutError(operation, undefined),
+      () => expired(operation, replica),
     );
 
   /**
@@ -213,18 +214,12 @@ export function createEventStore(
    */
   const routedRead = async <T>(
     call: Call,
-    statement: Statement,
-    decode: (rows: readonly Row[]) => T,
+    work: (replica: Replica | undefined, signal: AbortSignal | undefined) => Promise<T>,
     count: (result: T) => number,
   ): Promise<T> => {
     const { operation, ctx } = call;
     const read = (replica: Replica | undefined, fellBack = false) =>
-      run(
-        call,
-        { ...(replica && { replica }), fellBack },
-        async (signal) => decode((await readOn(operation, replica, statement, signal)).rows),
-        count,
-      );
+      run(call, { ...(replica && { replica }), fellBack }, (signal) => work(replica, signal), count);
     if (routeOperation('query', getConsistencyLevel(ctx), hasReplica) === 'primary') return read(undefined);
     const routing = performance.now();
     const candidates = await router.route(ctx);
@@ -246,7 +241,8 @@ export function createEventStore(
       try {
         return await read(replica);
       } catch (error) {
-        if (!isEventStoreError(error, 'REPLICA_UNAVAILABLE')) throw error;
+        // A stream that has handed out events cannot start again elsewhere.
+        if (!isEventStoreError(error, 'REPLICA_UNAVAILABLE') || call.delivered?.()) throw error;
         failure = error;
         if (fallback !== 'next-replica') break;
       }
@@ -323,9 +319,38 @@ export function createEventStore(
       return traced('eventstore.query', ctx, (call) =>
         routedRead(
           call,
-          statement,
-          (rows) => toQueryResult(rows, given),
+          async (replica, signal) =>
+            toQueryResult((await readOn('eventstore.query', replica, statement, signal)).rows, given),
           (result) => result.events.length,
+        ),
+      );
+    },
+
+    queryStream(ctx: Context | undefined, filter: EventFilter, streamOptions?: QueryStreamOptions) {
+      const plan = {
+        names,
+        filter: checkFilter(filter),
+        strong: getConsistencyLevel(ctx) === 'strong',
+        batchSize: checkBatchSize(streamOptions?.batchSize),
+      };
+      return consumeEvents((handoff) =>
+        traced('eventstore.queryStream', ctx, (call) =>
+          routedRead(
+            call,
+            (replica, signal) => {
+              // Each statement bounded like a read. Not raced against the caller's signal: the driver cancels
+              // it, and the transaction may end (and its connection go back to the pool) only after that.
+              const query: StreamQuery = (executor, statement) =>
+                bounded(
+                  executor.query(statement, signal ? { signal } : {}),
+                  replica ? replicaBound : bound,
+                  () => expired('eventstore.queryStream', replica),
+                );
+              call.delivered = () => handoff.started;
+              return pumpEvents(replica?.driver ?? primary, plan, query, handoff);
+            },
+            (count) => count,
+          ),
         ),
       );
     },
@@ -346,8 +371,11 @@ export function createEventStore(
       return traced('eventstore.snapshot.load', ctx, (call) =>
         routedRead(
           call,
-          loadSnapshotStatement(names, type, hash),
-          ([row]) => (row ? decodeSnapshot(type, hash, row) : undefined),
+          async (replica, signal) => {
+            const statement = loadSnapshotStatement(names, type, hash);
+            const [row] = (await readOn('eventstore.snapshot.load', replica, statement, signal)).rows;
+            return row ? decodeSnapshot(type, hash, row) : undefined;
+          },
           (snapshot) => (snapshot ? 1 : 0),
         ),
       );
@@ -520,6 +548,21 @@ function allOpen(operation: string): ReplicaUnavailableError {
     operation,
     new Error('every replica failed recently (its circuit is open) and is probed until it answers again'),
   );
+}
+
+/** The error of a read that did not answer within its bound: a replica that does so is unavailable. */
+function expired(operation: string, replica: Replica | undefined): Error {
+  const timeout = new TimeoutError(operation, undefined);
+  return replica ? new ReplicaUnavailableError(operation, timeout, replica.name) : timeout;
+}
+
+/** `QueryStreamOptions.batchSize`, validated (default 1,000). */
+function checkBatchSize(value: unknown): number {
+  if (value === undefined) return 1_000;
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1 || value > 100_000) {
+    throw new InvalidArgumentError('queryStream: batchSize must be a whole number from 1 to 100,000');
+  }
+  return value;
 }
 
 /** `StoreOptions.replicaFallback`, validated. */

@@ -42,6 +42,11 @@ export interface Driver extends Executor {
    * append, which runs to the end and reports what the database did.
    */
   readonly settlesAfterCancel?: boolean;
+  /**
+   * Whether `transaction` works (default `true`). Neon's HTTP driver sets `false`: `queryStream` then reads
+   * keyset pages instead of a cursor.
+   */
+  readonly interactiveTransactions?: boolean;
   /** Runs `fn` inside one transaction on one connection: commit when it resolves, roll back when it throws. */
   transaction<T>(fn: (tx: Executor) => Promise<T>): Promise<T>;
 }

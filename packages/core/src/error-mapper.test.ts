@@ -17,6 +17,9 @@ describe('toEventStoreError', () => {
     ['23505', 'primary', 'QUERY_FAILED'],
     ['ES002', 'primary', 'DUPLICATE_EVENT_ID'],
     ['22P02', 'primary', 'QUERY_FAILED'],
+    ['40001', 'replica', 'REPLICATION_CONFLICT'],
+    ['40P01', 'replica', 'REPLICATION_CONFLICT'],
+    ['40001', 'primary', 'QUERY_FAILED'],
   ] as const)('maps SQLSTATE %s on the %s to %s', (sqlState, server, code) => {
     expect(toEventStoreError('op', server, pgError(sqlState)).code).toBe(code);
   });
@@ -37,6 +40,13 @@ describe('toEventStoreError', () => {
       expect(mapped.code).toBe('DUPLICATE_EVENT_ID');
       expect(mapped.message).not.toContain('secret');
     }
+  });
+
+  it('maps a read the standby cancelled (conflict with recovery) to a retryable error naming the replica', () => {
+    const cancelled = pgError('40001', 'canceling statement due to conflict with recovery');
+    const mapped = toEventStoreError('eventstore.queryStream', 'replica', cancelled, undefined, 'replica-2');
+    expect(mapped).toMatchObject({ code: 'REPLICATION_CONFLICT', retryable: true, replica: 'replica-2' });
+    expect(mapped.message).toMatch(/replica 'replica-2' cancelled the read/);
   });
 
   it('maps an exhausted pg pool to a retryable connection failure', () => {

@@ -5,6 +5,7 @@ import {
   EventStoreError,
   QueryFailedError,
   ReadOnlyPrimaryError,
+  ReplicationConflictError,
   ReplicaUnavailableError,
   SchemaMissingError,
   TimeoutError,
@@ -136,6 +137,9 @@ export function toEventStoreError(
   if (sqlState === '25006') return new ReadOnlyPrimaryError(operation, error);
   if (sqlState === EVENT_IDS_TAKEN || (sqlState === '23505' && /_id_idx$/.test(constraintOf(error)))) {
     return new DuplicateEventIdError(operation, error);
+  }
+  if (server === 'replica' && (sqlState === '40001' || sqlState === '40P01')) {
+    return new ReplicationConflictError(operation, error, replica);
   }
   if (sqlState === '57014' || sqlState === '55P03') return new TimeoutError(operation, error);
   if (sqlState === '42P01' || sqlState === '42883' || sqlState === '3F000')

@@ -22,6 +22,7 @@ export type EventStoreErrorCode =
   | 'CONNECTION_FAILED'
   | 'APPEND_OUTCOME_UNKNOWN'
   | 'DUPLICATE_EVENT_ID'
+  | 'REPLICATION_CONFLICT'
   | 'QUERY_FAILED';
 
 /** Base class of every error thrown by the store. */
@@ -262,6 +263,25 @@ export class DuplicateEventIdError extends EventStoreError {
       `${operation}: some of the events' ids are stored already by another append; nothing was appended`,
       { cause },
     );
+  }
+}
+
+/**
+ * A standby cancelled a read because replaying the primary's changes needed what the read was using
+ * ("conflict with recovery", SQLSTATE 40001 or 40P01): usual for long reads on a replica whose
+ * `max_standby_streaming_delay` is short. Retryable; nothing was changed.
+ */
+export class ReplicationConflictError extends EventStoreError {
+  /** The replica that cancelled the read. */
+  readonly replica: string | undefined;
+
+  constructor(operation: string, cause: unknown, replica?: string) {
+    super(
+      'REPLICATION_CONFLICT',
+      `${operation}: the replica${replica ? ` '${replica}'` : ''} cancelled the read to go on replaying the primary's changes (conflict with recovery); retry it, or raise max_standby_streaming_delay there`,
+      { cause, retryable: true },
+    );
+    this.replica = replica;
   }
 }
 

@@ -30,12 +30,22 @@ export interface AppendResult {
   readonly token?: string;
 }
 
+/** Options of `queryStream`. */
+export interface QueryStreamOptions {
+  /**
+   * How many events one round trip fetches (default 1,000; 1 to 100,000). The stream holds about two
+   * batches in memory, however many events match.
+   */
+  readonly batchSize?: number;
+}
+
 /** Which server answered a call. */
 export type ServerRole = 'primary' | 'replica';
 
 /** The name of a store call, like the Go original's span names. */
 export type OperationName =
   | 'eventstore.query'
+  | 'eventstore.queryStream'
   | 'eventstore.append'
   | 'eventstore.migrate'
   | 'eventstore.snapshot.save'
@@ -65,7 +75,7 @@ export interface OperationReport {
   readonly outcome: 'ok' | 'conflict' | 'error';
   /** The error's `code` when `outcome` is `error`. */
   readonly errorCode?: string;
-  /** Events returned (query) or appended (append). */
+  /** Events returned (query), handed out (queryStream) or appended (append). */
   readonly eventCount: number;
   readonly durationMs: number;
   /** For a replica: its circuit when the call ended (`open` after it failed as a server). */
@@ -83,6 +93,7 @@ export interface TracedOperation<T = unknown> {
   readonly consistency: ConsistencyLevel;
   /**
    * Runs the call (once: later calls return the same promise); settles with its result or its typed error.
+   * For `queryStream`, it runs the whole stream: it settles when the stream ended or was left.
    */
   run(): Promise<T>;
   /** The call's reports so far, one per server it used (see `OperationReport`); complete once `run()` settled. */
@@ -199,6 +210,23 @@ export interface EventStore {
   migrate(ctx?: Context): Promise<void>;
   /** Reads the events matching `filter`, in position order, from the server the context routes to. */
   query(ctx: Context | undefined, filter: EventFilter): Promise<QueryResult>;
+  /**
+   * The events `query` would return, in position order, as an async iterable that holds only a batch or
+   * two in memory: for projections over millions of events. The same guarantees as `query`: a strong
+   * stream takes the filter's read barrier first and returns every matching event up to the bound it got
+   * (a valid decision read); an eventual one may run on a replica, in one snapshot (a cursor in a
+   * transaction). Iterate it once. Leaving the loop early (`break`, an exception) or aborting the context's
+   * signal stops it and releases its connection before the loop exits. A connection is held, in an open
+   * transaction, while you iterate: keep the loop body short or use a replica. Over Neon's HTTP driver it
+   * reads keyset pages, each in its own snapshot (a strong stream still stops at its barrier's bound).
+   * A replica read cancelled by the standby ("conflict with recovery") fails with the retryable
+   * `ReplicationConflictError`.
+   */
+  queryStream(
+    ctx: Context | undefined,
+    filter: EventFilter,
+    options?: QueryStreamOptions,
+  ): AsyncIterable<StoredEvent>;
   /**
    * Appends `events` atomically if, and only if, the largest position matching `filter` is still
    * `expectedMaxSequenceNumber` (and stays so until the append commits); otherwise throws

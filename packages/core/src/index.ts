@@ -21,6 +21,7 @@ export type {
   OperationName,
   OperationReport,
   QueryResult,
+  QueryStreamOptions,
   ServerRole,
   StoreOptions,
   TracedOperation,

@@ -14,7 +14,8 @@ import type { TableNames } from './table-name.js';
  * sends the string unchanged instead of encoding it again as JSON or reading `'true'` as false.
  */
 
-const eventColumns = (table: string) => `${table}.sequence_number::text AS sequence_number, event_type,
+/** The columns of a stored event, every one as text. */
+export const eventColumns = (table: string) => `${table}.sequence_number::text AS sequence_number, event_type,
   floor(extract(epoch FROM occurred_at) * 1000)::bigint::text AS occurred_at_ms,
   payload::text AS payload, metadata::text AS metadata, id::text AS id`;
 

@@ -86,6 +86,7 @@ function neonHttpDriver(sql: NeonHttpLike): Driver {
     // Aborting the fetch settles the call before the proxy has cancelled the statement: core therefore
     // never gives an append a signal, and the append reports what the database did.
     settlesAfterCancel: false,
+    interactiveTransactions: false,
     query: async (statement, options) => {
       const { rows } = await sql.query(statement.text, [...statement.values], {
         arrayMode: false,
