@@ -2,7 +2,8 @@
  * The streaming benchmark: `queryStream` against `query` on one primary, through `@es/pg`.
  *
  * 1. memory: 1,000,000 events (one boundary) streamed with batchSize 1,000; RSS before the stream and its
- *    peak while streaming (sampled every 10,000 events, after a GC when exposed), per round;
+ *    peak while streaming (sampled every 10,000 events; a GC before each round when exposed), and the heap's,
+ *    per round, before any timed read;
  * 2. time: the same 200,000 matching events read by `query` and by `queryStream`, alternating, the order
  *    rotated each round (3 rounds), medians and the raw rounds. `query` holds every event in memory, which
  *    is why it is not run on the million.
@@ -44,11 +45,16 @@ async function fill(store: EventStore, stream: string, count: number): Promise<v
 async function streamPeak(store: EventStore, stream: string) {
   let count = 0;
   let peak = process.memoryUsage().rss;
+  let heapPeak = process.memoryUsage().heapUsed;
   const started = performance.now();
   for await (const _ of store.queryStream(undefined, all(stream), { batchSize: 1_000 })) {
-    if (++count % 10_000 === 0) peak = Math.max(peak, process.memoryUsage().rss);
+    if (++count % 10_000 === 0) {
+      const now = process.memoryUsage();
+      peak = Math.max(peak, now.rss);
+      heapPeak = Math.max(heapPeak, now.heapUsed);
+    }
   }
-  return { count, peak, ms: performance.now() - started };
+  return { count, peak, heapPeak, ms: performance.now() - started };
 }
 
 async function main(): Promise<void> {
@@ -63,18 +69,23 @@ async function main(): Promise<void> {
     await fill(store, 'timed', TIMED);
     const memory: string[][] = [];
     const times: Record<'query' | 'queryStream', number[]> = { query: [], queryStream: [] };
+    // The memory rounds first, on their own: a query() of 200,000 events in between would leave the heap
+    // (and RSS, which V8 does not hand back at once) grown by what it held.
     for (let round = 0; round < ROUNDS; round++) {
       gc();
-      const before = process.memoryUsage().rss;
-      const { count, peak, ms } = await streamPeak(store, 'big');
+      const before = process.memoryUsage();
+      const { count, peak, heapPeak, ms } = await streamPeak(store, 'big');
       memory.push([
         String(round + 1),
         String(count),
-        mb(before),
+        mb(before.rss),
         mb(peak),
-        mb(peak - before),
+        mb(peak - before.rss),
+        mb(heapPeak - before.heapUsed),
         (ms / 1000).toFixed(2),
       ]);
+    }
+    for (let round = 0; round < ROUNDS; round++) {
       const order =
         round % 2 === 0 ? (['query', 'queryStream'] as const) : (['queryStream', 'query'] as const);
       for (const variant of order) {
@@ -93,7 +104,7 @@ async function main(): Promise<void> {
     }
     printTable(
       `queryStream of ${TOTAL} events, batchSize 1,000 (load ${load()})`,
-      ['round', 'events', 'RSS before MB', 'RSS peak MB', 'growth MB', 'seconds'],
+      ['round', 'events', 'RSS before MB', 'RSS peak MB', 'RSS growth MB', 'heap growth MB', 'seconds'],
       memory,
     );
     const q = median(times.query);

@@ -19,8 +19,9 @@ const publicPackages = readdirSync(PACKAGES)
   .filter(({ manifest }) => manifest.private !== true);
 
 describe('published packages', () => {
-  it('there are the nine packages the README lists', () => {
+  it('there are the ten packages the README lists', () => {
     expect(publicPackages.map(({ manifest }) => manifest.name).sort()).toEqual([
+      '@es/cli',
       '@es/conformance',
       '@es/core',
       '@es/drizzle',

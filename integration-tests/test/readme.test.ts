@@ -76,4 +76,25 @@ describe('the README quick start', () => {
     expect(stdout).toMatch(/strong read on one database: 2/);
     expect(stdout).toContain('eventstore.append primary ok');
   });
+
+  it('runs the demo (npm run demo): a streamed rebuild, a snapshot read on, and es status at the end', async () => {
+    const { stdout } = await promisify(execFile)(
+      root('examples/pg/node_modules/.bin/tsx'),
+      [root('examples/pg/src/main.ts')],
+      {
+        env: { ...process.env, ES_PRIMARY_URL: cluster().primaryUrl, ES_REPLICA_URL: cluster().replicaUrl },
+        timeout: 120_000,
+      },
+    );
+    expect(stdout).toMatch(
+      /rebuild loans per reader +eventual -> replica +streamed \d+ events, 2 per round trip/,
+    );
+    expect(stdout).toMatch(/save snapshot +strong +-> primary +'loans-per-reader' at #(\d+)/);
+    expect(stdout).toMatch(
+      /load snapshot, read on +eventual -> replica +snapshot at #\d+ \+ 1 later event: .*bob 1 book/,
+    );
+    expect(stdout).toMatch(/^ {2}replica-1 \(.*\)\n {4}role +standby \(in recovery\)/m);
+    expect(stdout).toMatch(/streaming +WAL receiver streaming/);
+    expect(stdout.trimEnd().endsWith('done')).toBe(true);
+  });
 });

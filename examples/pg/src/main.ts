@@ -7,8 +7,10 @@
  *
  * It works in a schema of its own, which it drops at the end, so it leaves nothing behind on your servers.
  */
+import { runCli } from '@es/cli';
 import {
   buildEventFilter,
+  type EventFilter,
   type EventStore,
   isEventStoreError,
   type OperationReport,
@@ -19,6 +21,7 @@ import {
 import {
   addBookCopy,
   BOOK_COPY_LENT,
+  BOOK_COPY_RETURNED,
   type BooksInCirculation,
   bookCopyLentToReader,
   booksInCirculation,
@@ -71,7 +74,9 @@ async function main(): Promise<void> {
   await commands(store);
   await queries(store, cluster);
   await routingRule(store);
+  await projection(store, cluster);
   summary();
+  await operatorView(cluster, `${schema}.events`);
 }
 
 let cleaning: Promise<void> | undefined;
@@ -197,6 +202,79 @@ async function routingRule(store: EventStore): Promise<void> {
   }
 }
 
+/** Loans per reader, the projection the next section rebuilds: every lend and return, or those after `after`. */
+function loansFilter(after?: bigint): EventFilter {
+  const items = buildEventFilter().matching().anyEventTypeOf(BOOK_COPY_LENT, BOOK_COPY_RETURNED);
+  return after === undefined ? items.finalize() : items.withSequenceNumberHigherThan(after).finalize();
+}
+
+type Loans = Record<string, number>;
+
+/** Folds one lend or return into the books each reader holds. */
+function foldLoan(loans: Loans, type: string, payload: { ReaderID?: unknown }): Loans {
+  const reader = String(payload.ReaderID);
+  return { ...loans, [reader]: (loans[reader] ?? 0) + (type === BOOK_COPY_LENT ? 1 : -1) };
+}
+
+const loansText = (loans: Loans) =>
+  Object.entries(loans)
+    .map(([reader, books]) => `${reader} ${books} ${books === 1 ? 'book' : 'books'}`)
+    .join(', ');
+
+async function projection(store: EventStore, cluster: Cluster): Promise<void> {
+  section('Projection', 'a rebuild streamed from the replica, a snapshot on the primary to read on from');
+  await cluster.waitForReplay(await cluster.primaryLsn());
+  let loans: Loans = {};
+  let last = 0n;
+  let count = 0;
+  let before = reports.length;
+  for await (const event of store.queryStream(withEventualConsistency(), loansFilter(), { batchSize: 2 })) {
+    loans = foldLoan(loans, event.type, event.payload);
+    last = event.sequenceNumber;
+    count += 1;
+  }
+  const streamed = `streamed ${count} events, 2 per round trip, up to #${last}: ${loansText(loans)}`;
+  console.log(row('rebuild loans per reader', `${route(reports.slice(before))}${streamed}`));
+
+  before = reports.length;
+  await store.saveSnapshot(withStrongConsistency(), {
+    projectionType: 'loans-per-reader',
+    filter: loansFilter(),
+    sequenceNumber: last,
+    state: loans,
+  });
+  console.log(row('save snapshot', `${route(reports.slice(before))}'loans-per-reader' at #${last}`));
+
+  await command('lend copy-2 to bob', () =>
+    lendBookCopyToReader(store, { bookId: 'copy-2', readerId: 'bob' }),
+  );
+  await cluster.waitForReplay(await cluster.primaryLsn());
+  before = reports.length;
+  const snapshot = await store.loadSnapshot(withEventualConsistency(), 'loans-per-reader', loansFilter());
+  if (!snapshot) throw new Error('the snapshot just saved was not found');
+  let caughtUp = snapshot.state as Loans;
+  let after = 0;
+  for await (const event of store.queryStream(
+    withEventualConsistency(),
+    loansFilter(snapshot.sequenceNumber),
+  )) {
+    caughtUp = foldLoan(caughtUp, event.type, event.payload);
+    after += 1;
+  }
+  const readOn = `snapshot at #${snapshot.sequenceNumber} + ${after} later event: ${loansText(caughtUp)}`;
+  console.log(row('load snapshot, read on', `${route(reports.slice(before))}${readOn}`));
+}
+
+/** What an operator sees of this cluster: `es status` from @es/cli, run in-process. */
+async function operatorView(cluster: Cluster, tableName: string): Promise<void> {
+  section('es status', "the operator's view of the same servers, from @es/cli");
+  const args = ['--primary', cluster.primaryUrl, '--replica', cluster.replicaUrl, '--table', tableName];
+  console.log(`  $ es --primary <primary url> --replica <replica url> --table ${tableName} status`);
+  const indent = (text: string) => process.stdout.write(text.replace(/^(?=.)/gm, '  '));
+  const code = await runCli([...args, 'status'], { stdout: indent, stderr: indent });
+  if (code !== 0) throw new Error(`es status exited with ${code}`);
+}
+
 function summary(): void {
   section('Served by', 'every operation the store reported through its onOperation hook');
   for (const server of ['primary', 'replica'] as const) {
@@ -214,6 +292,8 @@ function summary(): void {
         'eventual read',
         'eventual reads',
       ],
+      [count((r) => r.operation === 'eventstore.queryStream'), 'streamed read', 'streamed reads'],
+      [count((r) => r.operation.startsWith('eventstore.snapshot.')), 'snapshot call', 'snapshot calls'],
       [count((r) => r.operation === 'eventstore.append' && r.outcome === 'ok'), 'append', 'appends'],
       [count((r) => r.outcome === 'conflict'), 'conflict', 'conflicts'],
       [count((r) => r.outcome === 'error'), 'error', 'errors'],

@@ -11,6 +11,16 @@ export {
   withTimeout,
 } from './context.js';
 export { createEventStore, DEFAULT_CONNECT_TIMEOUT_MS } from './create-event-store.js';
+export {
+  type DeploymentCheck,
+  type DeploymentCheckOptions,
+  type DeploymentServer,
+  deploymentChecks,
+  deploymentStatus,
+  type ReplicationSlot,
+  type ServerState,
+  type StreamingStandby,
+} from './deployment.js';
 export type { Driver, Executor, Row, Statement } from './driver.js';
 export { isConnectionFailure, sqlStateOf, toEventStoreError } from './error-mapper.js';
 export * from './errors.js';

@@ -107,6 +107,6 @@ export function storeInstruments(meter: Meter) {
 }
 
 function kindOf(operation: OperationName): 'query' | 'append' | 'other' {
-  if (operation === 'eventstore.query') return 'query';
+  if (operation === 'eventstore.query' || operation === 'eventstore.queryStream') return 'query';
   return operation === 'eventstore.append' ? 'append' : 'other';
 }
