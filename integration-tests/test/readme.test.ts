@@ -95,6 +95,7 @@ describe('the README quick start', () => {
     );
     expect(stdout).toMatch(/^ {2}replica-1 \(.*\)\n {4}role +standby \(in recovery\)/m);
     expect(stdout).toMatch(/streaming +WAL receiver streaming/);
+    expect(stdout).toMatch(/append \(eventual context\) +refused: .*nothing sent; reported through the hook/);
     expect(stdout.trimEnd().endsWith('done')).toBe(true);
   });
 });

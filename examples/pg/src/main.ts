@@ -196,8 +196,12 @@ async function routingRule(store: EventStore): Promise<void> {
     throw new Error('an append with an eventual context was accepted');
   } catch (error) {
     if (!isEventStoreError(error, 'CONSISTENCY_VIOLATION')) throw error;
-    const contacted = reports.length > before ? 'a server was contacted' : 'no server was contacted';
-    console.log(row('append (eventual context)', `refused: ${error.name} (${error.code}); ${contacted}`));
+    // Refused by the routing rule before any statement; the hook still reports the failed call.
+    const reported = reports.slice(before).some((report) => report.errorCode === error.code);
+    const hook = reported ? 'reported through the hook' : 'not reported';
+    console.log(
+      row('append (eventual context)', `refused: ${error.name} (${error.code}), nothing sent; ${hook}`),
+    );
     for (const line of wrap(error.message, 100 - 6)) detail(line);
   }
 }
