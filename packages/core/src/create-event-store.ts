@@ -340,12 +340,15 @@ export function createEventStore(
             (replica, signal) => {
               // Each statement bounded like a read. Not raced against the caller's signal: the driver cancels
               // it, and the transaction may end (and its connection go back to the pool) only after that.
-              const query: StreamQuery = (executor, statement) =>
-                bounded(
+              // Checked before each statement too: a transaction's executor may not take a signal (Kysely's).
+              const query: StreamQuery = (executor, statement) => {
+                signal?.throwIfAborted();
+                return bounded(
                   executor.query(statement, signal ? { signal } : {}),
                   replica ? replicaBound : bound,
                   () => expired('eventstore.queryStream', replica),
                 );
+              };
               call.delivered = () => handoff.started;
               return pumpEvents(replica?.driver ?? primary, plan, query, handoff);
             },

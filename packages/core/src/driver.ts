@@ -47,6 +47,13 @@ export interface Driver extends Executor {
    * keyset pages instead of a cursor.
    */
   readonly interactiveTransactions?: boolean;
+  /**
+   * Whether `queryStream` may keep a transaction (and its cursor) open while the caller handles a batch
+   * (default `true`). A driver that loses a session the server ends while it is idle in a transaction
+   * sets `false` (postgres.js 3.4 drops the server's error, and its next write to the closed socket throws
+   * where no caller can catch it: porsager/postgres#1199); `queryStream` then reads keyset pages.
+   */
+  readonly cursorStreams?: boolean;
   /** Runs `fn` inside one transaction on one connection: commit when it resolves, roll back when it throws. */
   transaction<T>(fn: (tx: Executor) => Promise<T>): Promise<T>;
 }

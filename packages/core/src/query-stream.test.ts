@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
+import type { Driver, Statement } from './driver.js';
 import { P } from './filter.js';
 import { buildEventFilter } from './filter-builder.js';
-import { consumeEvents, Handoff } from './query-stream.js';
+import { consumeEvents, Handoff, pumpEvents } from './query-stream.js';
 import type { StoredEvent } from './storable-event.js';
 import {
   streamBoundStatement,
@@ -75,5 +76,42 @@ describe('Handoff and consumeEvents', () => {
       })(),
     ).rejects.toThrow('server gone');
     expect(seen).toEqual([1n]);
+  });
+});
+
+describe('pumpEvents', () => {
+  /** A driver that answers every page or FETCH with `rows` rows, and records each statement's first word. */
+  function recording(flags: Partial<Driver>, rows = 0) {
+    const sent: string[] = [];
+    const executor = {
+      query: async ({ text }: Statement) => {
+        sent.push(text.split(' ')[0] ?? '');
+        return { rows: /^(SELECT|FETCH)/.test(text) ? Array.from({ length: rows }, () => ({})) : [] };
+      },
+    };
+    const driver: Driver = {
+      name: 'recording',
+      ...executor,
+      transaction: async (fn) => {
+        sent.push('BEGIN');
+        return fn(executor);
+      },
+      ...flags,
+    };
+    return { driver, sent };
+  }
+  const plan = { names, filter, strong: false, batchSize: 10 };
+  const run = (driver: Driver) =>
+    pumpEvents(driver, plan, (on, statement) => on.query(statement), new Handoff());
+
+  it('holds a cursor in a transaction, unless the driver says it must not: then it reads keyset pages', async () => {
+    const cursor = recording({});
+    await run(cursor.driver);
+    expect(cursor.sent).toEqual(['BEGIN', 'DECLARE', 'FETCH']);
+    for (const flags of [{ cursorStreams: false }, { interactiveTransactions: false }]) {
+      const pages = recording(flags);
+      await run(pages.driver);
+      expect(pages.sent).toEqual(['SELECT']);
+    }
   });
 });

@@ -26,9 +26,9 @@ export type StreamQuery = (executor: Executor, statement: Statement) => Promise<
  * Reads the plan's events from `driver` in batches and hands each to `handoff`, waiting for the consumer
  * to take it: memory holds about two batches. With transactions: one transaction, one cursor (a single
  * snapshot); a strong stream takes the read barrier first, in READ COMMITTED. Without (`Driver
- * .interactiveTransactions === false`): keyset pages, each its own snapshot, a strong stream bounded by the
- * barrier taken first. Stops early, committing nothing, when the consumer leaves. Resolves with the
- * number of events handed over.
+ * .interactiveTransactions` or `.cursorStreams` false): keyset pages, each its own snapshot, a strong
+ * stream bounded by the barrier taken first. Stops early, committing nothing, when the consumer leaves.
+ * Resolves with the number of events handed over.
  */
 export async function pumpEvents(
   driver: Driver,
@@ -48,7 +48,7 @@ export async function pumpEvents(
     const { rows } = await query(executor, streamBoundStatement(plan.names, plan.filter));
     return BigInt(rows[0]?.bound ?? '0');
   };
-  if (driver.interactiveTransactions === false) {
+  if (driver.interactiveTransactions === false || driver.cursorStreams === false) {
     const upTo = await bound(driver);
     let after = 0n;
     for (;;) {

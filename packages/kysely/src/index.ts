@@ -77,6 +77,9 @@ export function kyselyDriver<DB>(db: Kysely<DB>, name = 'kysely'): Driver {
   const plain = db.withoutPlugins();
   return {
     name,
+    // The dialect's connection library is unknown here (postgres.js loses a session ended while idle in a
+    // transaction, see core's Driver): streams read keyset pages on every dialect.
+    cursorStreams: false,
     query: (statement, options) =>
       options?.signal ? runCancellableOn(plain, statement, options.signal) : run(plain, statement),
     // Kysely's own transaction: it checks COMMIT's outcome and discards a connection whose ROLLBACK failed.

@@ -146,10 +146,18 @@ export function pgDriver(
     );
     // A checked-out client whose connection breaks emits 'error' besides failing its query; unhandled,
     // that would crash the process (pg-pool listens only while a client is idle, or inside pool.query).
-    const broken = () => {};
+    // A session the server ends between two statements (a standby's FATAL "terminating connection due to
+    // conflict with recovery", an admin's pg_terminate_backend) is told only through that event: the
+    // next statement then fails with a bare "not queryable" error, so the server's error is kept for it.
+    let ended: unknown;
+    const broken = (error: unknown) => {
+      ended ??= sqlStateOf(error) ? error : undefined;
+    };
     client.on('error', broken);
     try {
       return await use(client);
+    } catch (error) {
+      throw ended !== undefined && sqlStateOf(error) === undefined ? ended : error;
     } finally {
       client.removeListener('error', broken);
       client.release();

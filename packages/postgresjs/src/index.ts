@@ -106,6 +106,9 @@ export function postgresJsDriver<P>(sql: PostgresJsLike<P>, name = 'postgres.js'
   if (reason) throw new InvalidConfigurationError(`postgres.js: ${reason}`);
   return {
     name,
+    // A session the server ends while idle in a transaction is lost without an error, and the next
+    // statement's write throws uncaught (porsager/postgres#1199): streams read keyset pages instead.
+    cursorStreams: false,
     query: async (statement, options) =>
       options?.signal
         ? withReserved(sql, options.signal, (connection) => connection.query(statement, options))
