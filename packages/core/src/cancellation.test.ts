@@ -1,5 +1,6 @@
 import { describe, expect, it, vi } from 'vitest';
-import { acquireUnlessAborted, runCancellable } from './cancellation.js';
+import { acquireUnlessAborted, isAcquireFailure, runCancellable } from './cancellation.js';
+import { failedBeforeSending, isConnectionFailure } from './error-mapper.js';
 
 /** A promise with its resolver, to order steps without timers. */
 function deferred<T>() {
@@ -31,6 +32,26 @@ describe('acquireUnlessAborted', () => {
       'c',
     );
     expect(release).not.toHaveBeenCalled();
+  });
+
+  it('remembers the error an acquire failed with as one from before anything was sent', async () => {
+    // A connection ended during the startup handshake (a relay whose server is down) reads like one lost
+    // under a statement; coming from the acquire, it cannot have followed one.
+    const terminated = new Error('Connection terminated unexpectedly');
+    expect(isConnectionFailure(terminated)).toBe(true);
+    expect(failedBeforeSending(terminated)).toBe(false);
+    for (const signal of [undefined, new AbortController().signal]) {
+      const failed = acquireUnlessAborted(() => Promise.reject(terminated), vi.fn(), signal);
+      await expect(failed).rejects.toBe(terminated);
+    }
+    const thrown = new Error('Connection terminated unexpectedly');
+    const failing = () => {
+      throw thrown;
+    };
+    await expect(acquireUnlessAborted(failing, vi.fn(), undefined)).rejects.toBe(thrown);
+    expect([isAcquireFailure(terminated), isAcquireFailure(thrown)]).toEqual([true, true]);
+    expect(failedBeforeSending(terminated)).toBe(true);
+    expect(isAcquireFailure(new Error('Connection terminated unexpectedly'))).toBe(false);
   });
 });
 

@@ -3,13 +3,34 @@
  * server, not just abandon the promise: an abandoned append may still commit.
  */
 
-/** Acquires a resource (a pooled connection) unless `signal` aborts first; one that arrives late is released. */
+/** The errors `acquire` failed with in {@link acquireUnlessAborted}: nothing had been sent yet. */
+const acquireFailures = new WeakSet<object>();
+
+/** Whether `error` is one a connection's acquire failed with ({@link acquireUnlessAborted}). */
+export function isAcquireFailure(error: unknown): boolean {
+  return typeof error === 'object' && error !== null && acquireFailures.has(error);
+}
+
+/**
+ * Acquires a resource (a pooled connection) unless `signal` aborts first; one that arrives late is released.
+ * An error `acquire` fails with is remembered as one that came before any statement was sent, so an append
+ * that fails so is a definite `ConnectionFailedError`, never an unknown outcome.
+ */
 export function acquireUnlessAborted<T>(
   acquire: () => Promise<T>,
   release: (resource: T) => void,
   signal: AbortSignal | undefined,
 ): Promise<T> {
-  const acquiring = acquire();
+  let acquiring: Promise<T>;
+  try {
+    acquiring = acquire();
+  } catch (error) {
+    acquiring = Promise.reject(error);
+  }
+  // Registered first, so the error is marked before anyone else sees it.
+  acquiring.catch((error: unknown) => {
+    if (typeof error === 'object' && error !== null) acquireFailures.add(error);
+  });
   if (!signal) return acquiring;
   return new Promise<T>((resolve, reject) => {
     const abort = () => {

@@ -1,3 +1,4 @@
+import { isAcquireFailure } from './cancellation.js';
 import {
   AbortedError,
   ConnectionFailedError,
@@ -102,10 +103,12 @@ function constraintOf(error: unknown): string {
 /**
  * Whether a connection failure happened before any statement could be sent: a refused or unresolvable
  * connect, a connect timeout, a server that refused the session (08001, 08004, 57P03, 53300), a pool with
- * no free connection. Anything else (a reset, an end of stream, a terminated backend) may have come after
- * the statement reached the server.
+ * no free connection, or any error a driver's acquire of a connection failed with (`acquireUnlessAborted`).
+ * Anything else (a reset, an end of stream, a terminated backend) may have come after the statement
+ * reached the server.
  */
 export function failedBeforeSending(error: unknown): boolean {
+  if (isAcquireFailure(error)) return true;
   return somewhereIn(
     error,
     (sqlState) => ['08001', '08004', '57P03', '53300'].includes(sqlState),

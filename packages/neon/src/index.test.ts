@@ -109,7 +109,6 @@ describe('the Pool driver (fromNeonPool)', () => {
     const rows = async () => ({ rows: [] });
     const pool: NeonPoolLike = {
       options: {},
-      query: rows,
       connect: async () => ({ query: rows, release: () => {}, on: () => {}, removeListener: () => {} }),
       on: () => undefined,
       listenerCount: () => 1,

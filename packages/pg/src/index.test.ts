@@ -1,14 +1,14 @@
 import type { Statement } from '@es/core';
 import { describe, expect, it } from 'vitest';
-import { type PgPoolLike, type PgQueryConfig, pgDriver } from './index.js';
+import { type PgPoolClientLike, type PgPoolLike, type PgQueryConfig, pgDriver } from './index.js';
 
 /** A pool that records what it is sent and refuses named statements `refusals` times, as PgBouncer can. */
-function fakePool(refusals = 0) {
+function fakePool(refusals = 0, send?: PgPoolClientLike['query']) {
   const sent: PgQueryConfig[] = [];
   let left = refusals;
-  const pool: PgPoolLike = {
-    options: {},
-    async query(config: PgQueryConfig) {
+  const query =
+    send ??
+    (async (config: PgQueryConfig) => {
       sent.push(config);
       if (config.name && left > 0) {
         left--;
@@ -17,8 +17,16 @@ function fakePool(refusals = 0) {
         });
       }
       return { rows: [] };
-    },
-    connect: () => Promise.reject(new Error('not used')),
+    });
+  const client: PgPoolClientLike = {
+    query,
+    release: () => {},
+    on: () => client,
+    removeListener: () => client,
+  };
+  const pool: PgPoolLike = {
+    options: {},
+    connect: async () => client,
     on: () => undefined,
     listenerCount: () => 1,
   };
@@ -54,12 +62,9 @@ describe('pgDriver', () => {
   });
 
   it('passes any other error through, and a refusal of an unnamed query too', async () => {
-    const failing = {
-      ...fakePool().pool,
-      query: async () => {
-        throw Object.assign(new Error('syntax'), { code: '42601' });
-      },
-    };
+    const { pool: failing } = fakePool(0, async () => {
+      throw Object.assign(new Error('syntax'), { code: '42601' });
+    });
     await expect(pgDriver(failing).query(call)).rejects.toMatchObject({ code: '42601' });
   });
 });

@@ -39,7 +39,6 @@ export interface PgPoolClientLike {
 /** The part of a node-postgres `Pool` the adapter uses. */
 export interface PgPoolLike {
   readonly options: object;
-  query(config: PgQueryConfig): Promise<{ rows: Row[] }>;
   connect(): Promise<PgPoolClientLike>;
   on(event: 'error', listener: (error: Error) => void): unknown;
   listenerCount(event: 'error'): number;
@@ -165,12 +164,10 @@ export function pgDriver(
   };
   return {
     name,
+    // Always on a client checked out here, not through pool.query: a failed checkout then tells that the
+    // statement was never sent (an append that fails so is definite), and a broken session keeps its error.
     query: (statement, options) =>
-      options?.signal
-        ? withClient(options.signal, (client) =>
-            executorFor(pool, client, preparing).query(statement, options),
-          )
-        : preparing.run(statement, (config) => pool.query(config)),
+      withClient(options?.signal, (client) => executorFor(pool, client, preparing).query(statement, options)),
     transaction: (fn) =>
       withClient(undefined, (client) => inTransaction(executorFor(pool, client, preparing), fn)),
   };

@@ -193,6 +193,21 @@ describe('what postgresJsDriver accepts (real postgres() option parsing, no conn
     for (const sql of instances) expect(postgresJsDriver(sql, 'custom').name).toBe('custom');
     await Promise.all(instances.map((sql) => sql.end()));
   });
+
+  it("caps the failed-connect count postgres.js's backoff is given at 3, once, for every store on the Sql", async () => {
+    const sql = postgres({ connect_timeout: 5 });
+    const shared = (sql.options as unknown as { shared: { retries: number } }).shared;
+    shared.retries = 2;
+    postgresJsDriver(sql);
+    postgresJsDriver(sql);
+    expect(shared.retries).toBe(2);
+    for (let failed = 0; failed < 10; failed++) shared.retries++;
+    // Its default backoff waits (0.5 to 1) x min(3^retries / 100, 20) s: 0.27 s at most now, not 20 s.
+    expect(shared.retries).toBe(3);
+    shared.retries = 0; // a successful connect resets it
+    expect(shared.retries).toBe(0);
+    await sql.end();
+  });
 });
 
 function catchError(run: () => unknown): unknown {

@@ -42,7 +42,11 @@ export interface Cluster {
   readonly replicaUrl: string;
   /** URLs of every hot standby, in order (as many as the `replicas` option asked for). */
   readonly replicaUrls: readonly string[];
-  /** true when stopReplica/startReplica work (false for external servers). */
+  /**
+   * true when the servers' processes can be controlled from here: stopReplica/startReplica,
+   * stallReplica/unstallReplica and stopPrimary/startPrimary/stallPrimary/unstallPrimary (false for external
+   * servers and testcontainers).
+   */
   readonly canStopReplica: boolean;
   /** pg_current_wal_lsn() on the primary, as text like '0/3000148'. */
   primaryLsn(): Promise<string>;
@@ -77,6 +81,20 @@ export interface Cluster {
   stopReplica(replica?: number): Promise<void>;
   /** Starts one replica again on the same port; resolves once it accepts queries and streams again. */
   startReplica(replica?: number): Promise<void>;
+  /**
+   * Kills the primary (`pg_ctl stop -m immediate`, a crash: its sessions end at once, nothing is flushed
+   * that was not); the replicas keep running and reconnect once it is back. Needs `canStopReplica`.
+   */
+  stopPrimary(): Promise<void>;
+  /**
+   * Starts the primary again on the same port (after crash recovery); resolves once it accepts queries,
+   * without waiting for the replicas to stream again (`waitForReplay` does).
+   */
+  startPrimary(): Promise<void>;
+  /** Stalls the primary like {@link Cluster.stallReplica}: it accepts TCP connections and never answers. */
+  stallPrimary(): Promise<void>;
+  /** Lets a stalled primary run again. */
+  unstallPrimary(): Promise<void>;
   /** Idempotent: stops every replica, then the primary, removes the temp dir, leaves no process behind. */
   stop(): Promise<void>;
 }

@@ -104,14 +104,17 @@ export class PostgresServer {
     return found;
   }
 
-  /** `pg_ctl stop -m fast -w` (a stalled server is let run first); if that fails, immediate shutdown by PID. */
-  async stop(): Promise<void> {
+  /**
+   * `pg_ctl stop -m <mode> -w` (a stalled server is let run first); if that fails, immediate shutdown by PID.
+   * @param mode 'fast' (default): sessions are ended cleanly; 'immediate': a crash, recovered at the next start.
+   */
+  async stop(mode: 'fast' | 'immediate' = 'fast'): Promise<void> {
     await this.unstall();
     const pid = postmasterPid(this.dataDir);
     if (pid !== undefined) {
       try {
         const pgCtl = join(this.binDir, 'pg_ctl');
-        await this.runner.run(pgCtl, ['stop', '-m', 'fast', '-w', '-t', '30', '-s', '-D', this.dataDir]);
+        await this.runner.run(pgCtl, ['stop', '-m', mode, '-w', '-t', '30', '-s', '-D', this.dataDir]);
       } catch {
         if (isAlive(pid)) process.kill(pid, 'SIGQUIT');
         const deadline = Date.now() + 10_000;

@@ -61,6 +61,22 @@ export class ProcessCluster extends ReplayControls implements Cluster {
     await waitForStreaming(this.primaryUrl, this.replicaUrls[index] as string, slot);
   }
 
+  stopPrimary(): Promise<void> {
+    return this.primary.stop('immediate');
+  }
+
+  startPrimary(): Promise<void> {
+    return this.primary.start();
+  }
+
+  stallPrimary(): Promise<void> {
+    return this.primary.stall();
+  }
+
+  unstallPrimary(): Promise<void> {
+    return this.primary.unstall();
+  }
+
   stop(): Promise<void> {
     this.stopping ??= (async () => {
       try {

@@ -142,6 +142,8 @@ export async function startProcessCluster(options: ProcessClusterOptions): Promi
         hot_standby: 'on',
         primary_conninfo: `host=127.0.0.1 port=${primaryPort} user=postgres application_name=${slot}`,
         primary_slot_name: slot,
+        // After the primary restarts (stopPrimary), stream again within a fraction of a second, not 5 s.
+        wal_retrieve_retry_interval: '200ms',
       });
       await server.writeDataFile('standby.signal', '');
       replicas.push({ server, slot });

@@ -42,6 +42,22 @@ export class UrlCluster extends ReplayControls implements Cluster {
     return Promise.reject(this.notPossible('unstallReplica'));
   }
 
+  stopPrimary(): Promise<void> {
+    return Promise.reject(this.notPossible('stopPrimary'));
+  }
+
+  startPrimary(): Promise<void> {
+    return Promise.reject(this.notPossible('startPrimary'));
+  }
+
+  stallPrimary(): Promise<void> {
+    return Promise.reject(this.notPossible('stallPrimary'));
+  }
+
+  unstallPrimary(): Promise<void> {
+    return Promise.reject(this.notPossible('unstallPrimary'));
+  }
+
   /** Control connections are opened per call, so only `release` is left to do. */
   stop(): Promise<void> {
     this.stopping ??= this.release();
