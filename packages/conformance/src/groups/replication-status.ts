@@ -1,6 +1,7 @@
-import { buildEventFilter, P } from '@es/core';
+import { buildEventFilter, lsnPosition, P } from '@es/core';
 import { expect } from 'vitest';
 import { ADDED, BOOK_1, bookEvent } from '../fixtures.js';
+import { RawDatabase, waitUntil } from '../raw-database.js';
 import type { ConformanceSuite, RegisterTest } from '../suite-context.js';
 
 /** SPEC §5: `store.replicationStatus()`, measured on the servers; `store.close()`. */
@@ -44,6 +45,52 @@ export function replicationStatus<H>(suite: ConformanceSuite<H>, test: RegisterT
     }
     await suite.cluster.waitForReplay();
     expect((await store.replicationStatus())[0]?.lagBytes).toBe(0n);
+  });
+
+  test("several replicas: each one's replay LSN, lag in bytes and lag in ms are what its own server says", async (t) => {
+    if (!suite.adapter.fromPrimaryAndReplicas) t.skip('the adapter has no fromPrimaryAndReplicas');
+    if (suite.cluster.replicaUrls.length < 2) t.skip('this cluster has one replica');
+    const { store } = await suite.newStore('replicas', { replicaNames: ['east', 'west'] });
+    const servers = suite.cluster.replicaUrls.slice(0, 2).map((url) => new RawDatabase(url));
+    const replayed = async (server: RawDatabase) =>
+      lsnPosition(
+        (await server.query<{ lsn: string }>('SELECT pg_last_wal_replay_lsn()::text AS lsn'))[0]?.lsn ?? '',
+      );
+    await store.append(undefined, book1, 0n, bookEvent(ADDED, { BookID: BOOK_1 }));
+    await suite.cluster.waitForReplay();
+    await suite.cluster.pauseReplay(1);
+    try {
+      await store.append(undefined, book1, 1n, bookEvent(ADDED, { BookID: BOOK_1 }));
+      await suite.cluster.waitForReceive();
+      const before = lsnPosition(await suite.cluster.primaryLsn());
+      await waitUntil(async () => (await replayed(servers[0] as RawDatabase)) >= before, 'east replayed');
+      const [east, west, ...others] = await store.replicationStatus();
+      const after = lsnPosition(await suite.cluster.primaryLsn());
+      const westReplayed = await replayed(servers[1] as RawDatabase);
+      const [own] = await (servers[1] as RawDatabase).query<{ ms: number }>(
+        'SELECT (extract(epoch FROM now() - pg_last_xact_replay_timestamp()) * 1000)::float8 AS ms',
+      );
+      expect(others).toEqual([]);
+      for (const status of [east, west]) {
+        expect(status).toMatchObject({ reachable: true, inRecovery: true, circuit: 'closed' });
+      }
+      expect([east?.name, west?.name]).toEqual(['east', 'west']);
+      // west is paused: its LSN does not move, and its lag is the primary's LSN (read around the call) minus it.
+      expect(lsnPosition(west?.replayLsn ?? '')).toBe(westReplayed);
+      expect(west?.lagBytes).toBeGreaterThanOrEqual(before - westReplayed);
+      expect(west?.lagBytes).toBeLessThanOrEqual(after - westReplayed);
+      expect(west?.lagBytes).toBeGreaterThan(0n);
+      expect(west?.lagMs).toBeGreaterThan(0);
+      expect(west?.lagMs).toBeLessThanOrEqual(Math.ceil(own?.ms ?? 0) + 1);
+      // east has replayed everything up to `before`: at most what the primary wrote since is left.
+      expect(lsnPosition(east?.replayLsn ?? '')).toBeGreaterThanOrEqual(before);
+      expect(east?.lagBytes).toBeLessThanOrEqual(after - before);
+    } finally {
+      await suite.cluster.resumeReplay(1);
+      await Promise.all(servers.map((server) => server.end()));
+    }
+    await suite.cluster.waitForReplay();
+    expect((await store.replicationStatus()).map((status) => status.lagBytes)).toEqual([0n, 0n]);
   });
 
   test('a replica that is not one (the primary given as replica) is reported as not in recovery', async () => {
