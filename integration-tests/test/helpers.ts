@@ -1,5 +1,5 @@
 import { fromPgPoolAndReplica } from '@es/pg';
-import { type Cluster, startCluster } from '@es/testing';
+import { type Cluster, type StartClusterOptions, startCluster } from '@es/testing';
 import pg from 'pg';
 import { afterAll, beforeAll } from 'vitest';
 
@@ -26,11 +26,14 @@ export function freshTable(prefix: string): string {
   return `${prefix}_${Date.now().toString(36)}_${Math.floor(Math.random() * 1e6)}`;
 }
 
-/** Starts a primary + replica before the tests of the enclosing `describe` and always stops it after. */
-export function useCluster(): () => Cluster {
+/**
+ * Starts a primary + replica (or as many replicas as `options` asks for) before the tests of the enclosing
+ * `describe` and always stops it after.
+ */
+export function useCluster(options?: StartClusterOptions): () => Cluster {
   let cluster: Cluster | undefined;
   beforeAll(async () => {
-    cluster = await startCluster();
+    cluster = await startCluster(options);
   });
   afterAll(async () => {
     await cluster?.stop();
