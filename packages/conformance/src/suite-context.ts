@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { EventStore, OperationReport, StoreOptions } from '@es/core';
+import type { EventStore, Logger, OperationReport, StoreOptions } from '@es/core';
 import { type Cluster, startCluster } from '@es/testing';
 import { it, type TestContext } from 'vitest';
 import type { ConformanceAdapter, ConformanceOptions } from './options.js';
@@ -26,6 +26,8 @@ export interface NewStoreOptions<H> {
   tokenWaitMs?: number;
   /** `StoreOptions.replicaTimeoutMs`. */
   replicaTimeoutMs?: number;
+  /** `StoreOptions.logger`. */
+  logger?: Logger;
   /** Default true: `migrate()` before returning. */
   migrate?: boolean;
   /** Replaces the suite's primary handle (e.g. to build a store whose "primary" is the replica). */
@@ -185,6 +187,7 @@ export class ConformanceSuite<H> {
       ...(setup.onStaleRead !== undefined && { onStaleRead: setup.onStaleRead }),
       ...(setup.tokenWaitMs !== undefined && { tokenWaitMs: setup.tokenWaitMs }),
       ...(setup.replicaTimeoutMs !== undefined && { replicaTimeoutMs: setup.replicaTimeoutMs }),
+      ...(setup.logger !== undefined && { logger: setup.logger }),
     };
     const primary = setup.primary ?? this.primary;
     const several = this.adapter.fromPrimaryAndReplicas;

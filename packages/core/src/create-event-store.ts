@@ -66,6 +66,8 @@ interface Call {
   readonly ctx: Context | undefined;
   readonly reports: OperationReport[];
   tokenWaitMs?: number;
+  /** Set when the replica that answered turned out not to be in recovery (see `OperationReport`). */
+  replicaNotInRecovery?: true;
   /** Whether a stream handed events to the caller already: it can then no longer fall back to another server. */
   delivered?: () => boolean;
 }
@@ -158,6 +160,7 @@ export function createEventStore(
         ...(replica && { circuit: replica.circuit }),
         ...(Number.isFinite(lag) && { replicaLagMs: lag }),
         ...(call.tokenWaitMs !== undefined && { tokenWaitMs: call.tokenWaitMs }),
+        ...(replica && call.replicaNotInRecovery && { replicaNotInRecovery: true as const }),
       };
     };
     const signal = call.ctx?.signal;
@@ -319,8 +322,14 @@ export function createEventStore(
       return traced('eventstore.query', ctx, (call) =>
         routedRead(
           call,
-          async (replica, signal) =>
-            toQueryResult((await readOn('eventstore.query', replica, statement, signal)).rows, given),
+          async (replica, signal) => {
+            const { rows } = await readOn('eventstore.query', replica, statement, signal);
+            if (replica && rows[0]?.in_recovery === 'false') {
+              router.notStandby(replica);
+              call.replicaNotInRecovery = true;
+            }
+            return toQueryResult(rows, given);
+          },
           (result) => result.events.length,
         ),
       );

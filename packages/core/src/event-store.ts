@@ -84,6 +84,11 @@ export interface OperationReport {
   readonly replicaLagMs?: number;
   /** For an eventual read given a consistency token: how long it waited for a replica that reached it, in ms. */
   readonly tokenWaitMs?: number;
+  /**
+   * `true` when the replica that answered an eventual read is not in recovery: it is a primary (primary and
+   * replica swapped, or a promoted standby), so the read bypassed replication. Also logged, once per replica.
+   */
+  readonly replicaNotInRecovery?: true;
 }
 
 /** One store call as `hooks.traceOperation` sees it. */

@@ -139,14 +139,22 @@ export class ReplicaRouter {
    * primary (a misconfiguration, or a promotion): warned about once, and not used to judge lag.
    */
   #answered(replica: Replica, state: Row | undefined): boolean {
-    if (state?.in_recovery === 'false' && !this.#notStandby.has(replica)) {
+    if (state?.in_recovery === 'false') this.notStandby(replica);
+    return state !== undefined && state.in_recovery === 'true';
+  }
+
+  /**
+   * Notes that `replica` answered as a primary (not in recovery): a misconfiguration, or a promotion. It is
+   * warned about once per replica.
+   */
+  notStandby(replica: Replica): void {
+    if (!this.#notStandby.has(replica)) {
       this.#notStandby.add(replica);
       this.#log.warn(
         'a replica is not in recovery: it is a primary, and eventual reads it serves bypass replication; check the configuration',
         { replica: replica.name },
       );
     }
-    return state !== undefined && state.in_recovery === 'true';
   }
 
   /** Stops the probe and the lag measurement for good. */

@@ -36,10 +36,12 @@ export function queryStatement(
   if (!barrier) {
     const params = new Params((position) => `$${position}`);
     const condition = readCondition(filter, params);
-    if (!withState) return { name: 'es.query', text: select(condition), values: params.values };
+    // Whether the server is a standby, evaluated once (an InitPlan): a "replica" that is not is reported.
+    const recovery = ',\n  (SELECT pg_is_in_recovery())::text AS in_recovery';
+    if (!withState) return { name: 'es.query', text: select(condition, recovery), values: params.values };
     // The WAL position the server has replayed (a standby) or written (the primary), evaluated while the
     // rows are read, so after the statement's snapshot: past every commit the read sees.
-    const state = ',\n  coalesce(pg_last_wal_replay_lsn(), pg_current_wal_insert_lsn())::text AS state_lsn';
+    const state = `${recovery},\n  coalesce(pg_last_wal_replay_lsn(), pg_current_wal_insert_lsn())::text AS state_lsn`;
     return { name: 'es.query.state', text: select(condition, state), values: params.values };
   }
   const params = new Params((position) => `$1[${position}]`);

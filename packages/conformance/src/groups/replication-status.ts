@@ -1,4 +1,4 @@
-import { buildEventFilter, lsnPosition, P } from '@es/core';
+import { buildEventFilter, lsnPosition, P, withEventualConsistency } from '@es/core';
 import { expect } from 'vitest';
 import { ADDED, BOOK_1, bookEvent } from '../fixtures.js';
 import { RawDatabase, waitUntil } from '../raw-database.js';
@@ -97,6 +97,33 @@ export function replicationStatus<H>(suite: ConformanceSuite<H>, test: RegisterT
     const { store } = await suite.newStore('replicated', { replica: suite.primary });
     const [status] = await store.replicationStatus();
     expect(status).toMatchObject({ reachable: true, inRecovery: false });
+  });
+
+  test('an eventual read answered by a "replica" that is not in recovery is reported; it is logged once', async () => {
+    const warnings: { message: string; replica: unknown }[] = [];
+    const warn = (message: string, fields?: { replica?: unknown }) =>
+      warnings.push({ message, replica: fields?.replica });
+    const logger = { debug() {}, info() {}, warn, error() {} };
+    const { store, reports } = await suite.newStore('replicated', { replica: suite.primary, logger });
+    await store.append(undefined, book1, 0n, bookEvent(ADDED, { BookID: BOOK_1 }));
+    reports.length = 0;
+    await store.query(withEventualConsistency(), book1);
+    await store.query(withEventualConsistency(), book1);
+    expect(reports.map((report) => [report.serverName, report.replicaNotInRecovery])).toEqual([
+      ['replica-1', true],
+      ['replica-1', true],
+    ]);
+    expect(warnings.filter((warning) => /not in recovery/.test(warning.message))).toEqual([
+      { message: expect.stringContaining('not in recovery'), replica: 'replica-1' },
+    ]);
+    // A real standby is not reported.
+    const { store: replicated, reports: fine } = await suite.newStore('replicated');
+    await replicated.append(undefined, book1, 0n, bookEvent(ADDED, { BookID: BOOK_1 }));
+    await suite.cluster.waitForReplay();
+    fine.length = 0;
+    await replicated.query(withEventualConsistency(), book1);
+    expect(fine).toMatchObject([{ server: 'replica', outcome: 'ok' }]);
+    expect(fine[0]?.replicaNotInRecovery).toBeUndefined();
   });
 
   test("close() resolves, is idempotent, and leaves the caller's pools open", async () => {
