@@ -316,17 +316,22 @@ export function createEventStore(
     async query(ctx: Context | undefined, filter: EventFilter): Promise<QueryResult> {
       // Only a strong read takes the read barrier; strong reads always go to the primary. An eventual read
       // given a token reads its server's WAL position too, for the token of what it saw.
+      // A read on a replica asks, now and then, whether its server is a standby (see recoveryCheckDue).
       const strong = getConsistencyLevel(ctx) === 'strong';
       const given = strong ? undefined : ctx?.token;
-      const statement = queryStatement(names, checkFilter(filter), strong, given !== undefined);
+      const checked = checkFilter(filter);
+      const statement = queryStatement(names, checked, strong, given !== undefined);
       return traced('eventstore.query', ctx, (call) =>
         routedRead(
           call,
           async (replica, signal) => {
-            const { rows } = await readOn('eventstore.query', replica, statement, signal);
-            if (replica && rows[0]?.in_recovery === 'false') {
-              router.notStandby(replica);
-              call.replicaNotInRecovery = true;
+            const asks = replica !== undefined && router.recoveryCheckDue(replica);
+            const sent = asks ? queryStatement(names, checked, false, given !== undefined, true) : statement;
+            const { rows } = await readOn('eventstore.query', replica, sent, signal);
+            const inRecovery = rows[0]?.in_recovery;
+            if (replica && asks && inRecovery !== undefined) {
+              router.sawRecovery(replica, inRecovery === 'true');
+              if (inRecovery === 'false') call.replicaNotInRecovery = true;
             }
             return toQueryResult(rows, given);
           },

@@ -20,6 +20,9 @@ export type StaleReason = { readonly maxLagMs: number } | { readonly tokenWaitMs
 const PROBE_INTERVAL_MS = 500;
 /** How often the lag of each replica is measured, once a read needs it. */
 const LAG_INTERVAL_MS = 200;
+/** How often, at most, eventual reads on a replica that answers as a standby ask whether it still is one. */
+export const RECOVERY_CHECK_MS = 1_000;
+
 /** How often replicas are asked whether they reached a read's token. */
 const TOKEN_POLL_MS = 10;
 /** The default of `StoreOptions.tokenWaitMs`. */
@@ -41,6 +44,7 @@ export class ReplicaRouter {
   readonly #tokenWaitMs: number;
   readonly #log: StoreLog;
   readonly #notStandby = new Set<Replica>();
+  readonly #recoveryCheckedAt = new Map<Replica, number>();
 
   constructor(
     drivers: readonly Driver[],
@@ -139,15 +143,35 @@ export class ReplicaRouter {
    * primary (a misconfiguration, or a promotion): warned about once, and not used to judge lag.
    */
   #answered(replica: Replica, state: Row | undefined): boolean {
-    if (state?.in_recovery === 'false') this.notStandby(replica);
+    if (state?.in_recovery === 'false') this.#sawPrimary(replica);
     return state !== undefined && state.in_recovery === 'true';
   }
 
   /**
-   * Notes that `replica` answered as a primary (not in recovery): a misconfiguration, or a promotion. It is
-   * warned about once per replica.
+   * Whether an eventual read on `replica` asks the server whether it is in recovery, with its rows: every
+   * read while the replica was last seen as a primary, else at most once per {@link RECOVERY_CHECK_MS}.
    */
-  notStandby(replica: Replica): void {
+  recoveryCheckDue(replica: Replica): boolean {
+    const checkedAt = this.#recoveryCheckedAt.get(replica);
+    return (
+      this.#notStandby.has(replica) ||
+      checkedAt === undefined ||
+      performance.now() - checkedAt >= RECOVERY_CHECK_MS
+    );
+  }
+
+  /** What a read that asked saw: `replica` is a standby (`inRecovery`) or, misconfigured, a primary. */
+  sawRecovery(replica: Replica, inRecovery: boolean): void {
+    this.#recoveryCheckedAt.set(replica, performance.now());
+    if (!inRecovery) this.#sawPrimary(replica);
+    else this.#notStandby.delete(replica);
+  }
+
+  /**
+   * Notes that `replica` answered as a primary (not in recovery): a misconfiguration, or a promotion. It is
+   * warned about once each time it is seen to become one.
+   */
+  #sawPrimary(replica: Replica): void {
     if (!this.#notStandby.has(replica)) {
       this.#notStandby.add(replica);
       this.#log.warn(

@@ -29,6 +29,7 @@ export function queryStatement(
   filter: EventFilter,
   barrier: boolean,
   withState = false,
+  withRecovery = false,
 ): Statement {
   const { table } = names;
   const select = (condition: string, extra = '') =>
@@ -37,7 +38,7 @@ export function queryStatement(
     const params = new Params((position) => `$${position}`);
     const condition = readCondition(filter, params);
     // Whether the server is a standby, evaluated once (an InitPlan): a "replica" that is not is reported.
-    const recovery = ',\n  (SELECT pg_is_in_recovery())::text AS in_recovery';
+    const recovery = withRecovery ? ',\n  (SELECT pg_is_in_recovery())::text AS in_recovery' : '';
     if (!withState) return { name: 'es.query', text: select(condition, recovery), values: params.values };
     // The WAL position the server has replayed (a standby) or written (the primary), evaluated while the
     // rows are read, so after the statement's snapshot: past every commit the read sees.
