@@ -26,11 +26,17 @@ const without = (book: string) => {
   const s = withColumn(book);
   return { ...s, text: s.text.replace(',\n  (SELECT pg_is_in_recovery())::text AS in_recovery', '') };
 };
+const plainText = (book: string) => queryStatement(names, filter(book), false);
+const stateText = (book: string) => queryStatement(names, filter(book), false, true);
+const initPlan = (book: string) => {
+  const st = stateText(book);
+  return { ...st, text: st.text.replace('coalesce(pg_last_wal_replay_lsn(), pg_current_wal_insert_lsn())::text AS state_lsn', '(SELECT coalesce(pg_last_wal_replay_lsn(), pg_current_wal_insert_lsn()))::text AS state_lsn') };
+};
+const send = (s: { text: string; values: readonly (string | null)[] }) => replica.query({ text: s.text, values: [...s.values] });
 const variants: Record<string, (book: string) => Promise<unknown>> = {
-  'es eventual, new driver': (b) => storeNew.query(ctx, filter(b)),
-  'es eventual, pool.query driver': (b) => storeOld.query(ctx, filter(b)),
-  'raw store SELECT with in_recovery': (b) => { const s = withColumn(b); return replica.query({ text: s.text, values: [...s.values] }); },
-  'raw store SELECT without': (b) => { const s = without(b); return replica.query({ text: s.text, values: [...s.values] }); },
+  'raw store SELECT without': (b) => send(plainText(b)),
+  'raw with state per row': (b) => send(stateText(b)),
+  'raw with state InitPlan': (b) => send(initPlan(b)),
 };
 const results: Record<string, number[]> = {};
 const names2 = Object.keys(variants);

@@ -314,19 +314,19 @@ export function createEventStore(
     },
 
     async query(ctx: Context | undefined, filter: EventFilter): Promise<QueryResult> {
-      // Only a strong read takes the read barrier; strong reads always go to the primary. An eventual read
-      // given a token reads its server's WAL position too, for the token of what it saw.
+      // Only a strong read takes the read barrier; strong reads always go to the primary. Every read returns
+      // the token of what it saw.
       // A read on a replica asks, now and then, whether its server is a standby (see recoveryCheckDue).
       const strong = getConsistencyLevel(ctx) === 'strong';
-      const given = strong ? undefined : ctx?.token;
+      const given = ctx?.token;
       const checked = checkFilter(filter);
-      const statement = queryStatement(names, checked, strong, given !== undefined);
+      const statement = queryStatement(names, checked, strong);
       return traced('eventstore.query', ctx, (call) =>
         routedRead(
           call,
           async (replica, signal) => {
             const asks = replica !== undefined && router.recoveryCheckDue(replica);
-            const sent = asks ? queryStatement(names, checked, false, given !== undefined, true) : statement;
+            const sent = asks ? queryStatement(names, checked, false, true) : statement;
             const { rows } = await readOn('eventstore.query', replica, sent, signal);
             const inRecovery = rows[0]?.in_recovery;
             if (replica && asks && inRecovery !== undefined) {
@@ -525,15 +525,14 @@ function batchingLimits(option: StoreOptions['appendBatching']): BatchingLimits 
 }
 
 /**
- * A query's result. A read given a token (`given`) also returns the token of the state it saw: its
- * server's WAL position read with the rows, or the given token when no row came back.
+ * A query's result, with the token of the state it saw: its server's WAL position read with the rows (see
+ * `queryStatement`), or, when no row came back, the token it was given (if any).
  */
 function toQueryResult(rows: readonly Row[], given?: string): QueryResult {
   const events = rows.map(decodeEvent);
-  const result = { events, maxSequenceNumber: events.at(-1)?.sequenceNumber ?? 0n };
-  if (given === undefined) return result;
   const lsn = rows.at(-1)?.state_lsn;
-  return { ...result, token: lsn ? encodeToken({ lsn }) : given };
+  const token = lsn ? encodeToken({ lsn }) : given;
+  return { events, maxSequenceNumber: events.at(-1)?.sequenceNumber ?? 0n, ...(token && { token }) };
 }
 
 const MAX_BIGINT = 2n ** 63n - 1n;

@@ -13,8 +13,9 @@ export interface QueryResult {
   /** The position of the last returned event; `0n` when none matched. Pass it to `append`. */
   readonly maxSequenceNumber: bigint;
   /**
-   * For an eventual read given a token (`withConsistencyToken`): a token of the state this read saw, at
-   * least the one it was given. Pass it to the next read for monotonic reads. Undefined otherwise.
+   * A token of the state this read saw (the WAL position its server had replayed or written while reading),
+   * at least the one it was given (`withConsistencyToken`): pass it to the next read for monotonic reads.
+   * Strong reads return one too. Undefined only when no event matched and the read was given no token.
    */
   readonly token?: string;
 }

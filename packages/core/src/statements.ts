@@ -22,13 +22,16 @@ export const eventColumns = (table: string) => `${table}.sequence_number::text A
 /**
  * Reads the events matching `filter` in position order. Eventual: one plain SELECT, no lock. Strong
  * (`barrier`): the table's read function takes the filter's barrier and reads up to the largest
- * position committed behind it (see migrations/v2.ts).
+ * position committed behind it (see migrations/v2.ts). Every row also carries `state_lsn`, for the
+ * read's token: the WAL position the server has replayed (a standby) or written (the primary), evaluated
+ * with each row, so after the snapshot the rows come from (for a strong read, after its function returned
+ * them): past every commit the read saw. `withRecovery` adds `in_recovery` (an eventual read on a replica
+ * asks, now and then, whether its server is a standby).
  */
 export function queryStatement(
   names: TableNames,
   filter: EventFilter,
   barrier: boolean,
-  withState = false,
   withRecovery = false,
 ): Statement {
   const { table } = names;
@@ -36,21 +39,21 @@ export function queryStatement(
     `SELECT ${eventColumns(table)}${extra} FROM ${table} WHERE ${condition} ORDER BY ${table}.sequence_number`;
   if (!barrier) {
     const params = new Params((position) => `$${position}`);
-    const condition = readCondition(filter, params);
-    // Whether the server is a standby, evaluated once (an InitPlan): a "replica" that is not is reported.
     const recovery = withRecovery ? ',\n  (SELECT pg_is_in_recovery())::text AS in_recovery' : '';
-    if (!withState) return { name: 'es.query', text: select(condition, recovery), values: params.values };
-    // The WAL position the server has replayed (a standby) or written (the primary), evaluated while the
-    // rows are read, so after the statement's snapshot: past every commit the read sees.
-    const state = `${recovery},\n  coalesce(pg_last_wal_replay_lsn(), pg_current_wal_insert_lsn())::text AS state_lsn`;
-    return { name: 'es.query.state', text: select(condition, state), values: params.values };
+    const state = ',\n  coalesce(pg_last_wal_replay_lsn(), pg_current_wal_insert_lsn())::text AS state_lsn';
+    return {
+      name: 'es.query',
+      text: select(readCondition(filter, params), `${recovery}${state}`),
+      values: params.values,
+    };
   }
   const params = new Params((position) => `$1[${position}]`);
   const query = select(`${readCondition(filter, params)} AND ${table}.sequence_number <= $2`);
   return {
     ...reusable(
       'es.query.strong',
-      `SELECT sequence_number, event_type, occurred_at_ms, payload, metadata, id
+      `SELECT sequence_number, event_type, occurred_at_ms, payload, metadata, id,
+  pg_current_wal_insert_lsn()::text AS state_lsn
 FROM ${names.derived('_read')}($1::text::text[], $2::text, $3::text::text[])`,
     ),
     values: [textArray(filterKeys(filter)), query, textArray(params.values)],

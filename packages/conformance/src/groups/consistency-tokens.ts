@@ -138,6 +138,39 @@ export function consistencyTokens<H>(suite: ConformanceSuite<H>, test: RegisterT
     await Promise.all([store.close(), failing.store.close()]);
   });
 
+  test("every read returns its token: a strong read's token makes an eventual read see what it saw", async () => {
+    const { store, reports } = await suite.newStore(kind(), { tokenWaitMs: 5_000 });
+    await store.append(undefined, book1, 0n, bookEvent(ADDED, { BookID: BOOK_1 }));
+    await suite.cluster.waitForReplay();
+    const plain = await store.query(eventual, book1);
+    expect(plain.token, 'a plain eventual read returns a token').toEqual(expect.any(String));
+    let settled = false;
+    const { pending, strong } = await pausedReplay(replicaIndexes(), async () => {
+      // A second append whose token is dropped: only the strong read's token names it.
+      await store.append(undefined, book1, 1n, bookEvent(ADDED, { BookID: BOOK_1 }));
+      const seen = await store.query(undefined, book1);
+      expect(positionsOf(seen), 'the strong read sees both').toHaveLength(2);
+      expect(seen.token).toEqual(expect.any(String));
+      reports.length = 0;
+      const read = store.query(withConsistencyToken(eventual, seen.token), book1).finally(() => {
+        settled = true;
+      });
+      await suite.cluster.waitForReceive();
+      expect(settled, "the read waits while no replica has replayed the strong read's state").toBe(false);
+      return { pending: read, strong: seen };
+    });
+    const read = await pending;
+    expect(positionsOf(read), 'the eventual read sees what the strong read saw').toEqual(positionsOf(strong));
+    expect(reports.filter((report) => report.operation === 'eventstore.query')).toEqual([
+      expect.objectContaining({ server: 'replica', fellBack: false, outcome: 'ok' }),
+    ]);
+    // An empty read returns the token it was given, and none when it was given none.
+    const empty = buildEventFilter().matching().allPredicatesOf(P('BookID', 'nobody')).finalize();
+    expect((await store.query(withConsistencyToken(eventual, read.token), empty)).token).toBe(read.token);
+    expect((await store.query(eventual, empty)).token).toBeUndefined();
+    await store.close();
+  });
+
   test('monotonic reads: the token of a read makes the next one wait for a replica that saw as much', async (t) => {
     if (kind() !== 'replicas') t.skip('needs two replicas and fromPrimaryAndReplicas');
     const { store, reports, table } = await suite.newStore('replicas');
