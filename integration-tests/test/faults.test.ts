@@ -151,7 +151,7 @@ describe('faults under load, every adapter: nothing acknowledged is lost or doub
         const tally = writes();
         const strong = calls();
         const eventual = calls();
-        const marks = { down: 0, up: 0, stalled: 0, unstalled: 0 };
+        const marks = { down: 0, up: 0, unstalled: 0 };
         const faults = async () => {
           await pause(700);
           await cluster().stopPrimary();
@@ -161,7 +161,6 @@ describe('faults under load, every adapter: nothing acknowledged is lost or doub
           marks.up = performance.now();
           await pause(1_000);
           await cluster().stallPrimary();
-          marks.stalled = performance.now();
           await pause(1_500);
           await cluster().unstallPrimary();
           marks.unstalled = performance.now();
@@ -187,6 +186,7 @@ describe('faults under load, every adapter: nothing acknowledged is lost or doub
           ...failedIn(tally, marks.down, marks.up),
           ...failedIn(strong, marks.down, marks.up),
         ];
+        const slowestDown = Math.round(downErrors.reduce((most, ms) => Math.max(most, ms), 0));
         const recovery = {
           append: recoveredAfter(tally, marks.up),
           strong: recoveredAfter(strong, marks.up),
@@ -198,17 +198,16 @@ describe('faults under load, every adapter: nothing acknowledged is lost or doub
           calls: tally.log.length + strong.log.length,
           appends: codes(tally),
           'strong reads': codes(strong),
-          'p50 / max ms to error, primary down': `${median(downErrors)} / ${Math.round(Math.max(0, ...downErrors))}`,
+          'p50 / max ms to error, primary down': `${median(downErrors)} / ${slowestDown}`,
           'recover ms (append / strong / after stall)': `${recovery.append} / ${recovery.strong} / ${recovery.afterStall}`,
           'max ms of a call': Math.max(longest(tally), longest(strong)),
           ...table,
           'eventual reads': codes(eventual),
         });
         expect(downErrors.length, 'calls failed while the primary was down').toBeGreaterThan(0);
-        expect(
-          Math.max(...downErrors),
-          'a call to the down primary took longer than its connect bound',
-        ).toBeLessThan(DOWN_FAILS_WITHIN_MS);
+        expect(slowestDown, 'a call to the down primary took longer than its connect bound').toBeLessThan(
+          DOWN_FAILS_WITHIN_MS,
+        );
         expect(recovery.append, 'appends succeed again soon after the primary is back').toBeLessThan(
           RECOVERS_WITHIN_MS,
         );
