@@ -45,13 +45,18 @@ const meterProvider = new MeterProvider({ readers: [reader] });
 const contextManager = new AsyncLocalStorageContextManager();
 const appTracer = tracerProvider.getTracer('app');
 
-/** A pool whose queries make a span under the active one, the way driver instrumentations do. */
+/**
+ * A pool whose clients' queries make a span under the active one, the way driver instrumentations do
+ * (`@opentelemetry/instrumentation-pg` patches `Client.prototype.query`).
+ */
 function tracedPool(url: string): pg.Pool {
   const pool = new pg.Pool({ connectionString: url, max: 4, connectionTimeoutMillis: 5_000 });
   pool.on('error', () => {});
-  const query = pool.query.bind(pool) as (config: unknown) => Promise<unknown>;
-  (pool as { query: unknown }).query = (config: unknown) =>
-    appTracer.startActiveSpan('pg.query', (span) => query(config).finally(() => span.end()));
+  pool.on('connect', (client) => {
+    const query = client.query.bind(client) as (config: unknown) => Promise<unknown>;
+    (client as { query: unknown }).query = (config: unknown) =>
+      appTracer.startActiveSpan('pg.query', (span) => query(config).finally(() => span.end()));
+  });
   return pool;
 }
 
