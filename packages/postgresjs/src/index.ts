@@ -63,6 +63,23 @@ const cancelOf = (query: Cancellable) => async () => {
   await (typeof query.canceller === 'function' ? query.canceller(query) : query.cancel());
 };
 
+/**
+ * postgres.js 3.4 keeps the FATAL error of a session the server ended under a query (a shutdown or
+ * `pg_terminate_backend`: 57P01; a crash: 57P02) and rejects the first query of the connection that
+ * replaces it with that error (porsager/postgres#1223 is another way there). The query in flight is told
+ * CONNECTION_CLOSED, so a FATAL of these codes only ever reaches a query the server never saw: one is sent
+ * again, once. Without that, a replica's first read after a restart fails and opens its circuit.
+ */
+async function resentOnStaleFatal<T>(send: () => Promise<T>): Promise<T> {
+  try {
+    return await send();
+  } catch (error) {
+    const { severity, code } = (error ?? {}) as { severity?: unknown; code?: unknown };
+    if (severity !== 'FATAL' || (code !== '57P01' && code !== '57P02')) throw error;
+    return send();
+  }
+}
+
 type Use<T> = (connection: Executor) => Promise<T>;
 const release = (connection: { release(): void }) => connection.release();
 
@@ -73,7 +90,7 @@ const release = (connection: { release(): void }) => connection.release();
  * crash the process on its next write (porsager/postgres#1199, #1208).
  */
 async function withReserved<P, T>(sql: PostgresJsLike<P>, signal: AbortSignal | undefined, use: Use<T>) {
-  const reserved = await acquireUnlessAborted(() => sql.reserve(), release, signal);
+  const reserved = await acquireUnlessAborted(() => resentOnStaleFatal(() => sql.reserve()), release, signal);
   let lost: { error: unknown } | undefined;
   const query = async (statement: Statement, options?: { readonly signal?: AbortSignal }) => {
     if (lost) throw lost.error;
@@ -149,7 +166,7 @@ export function postgresJsDriver<P>(sql: PostgresJsLike<P>, name = 'postgres.js'
     query: async (statement, options) =>
       options?.signal
         ? withReserved(sql, options.signal, (connection) => connection.query(statement, options))
-        : { rows: await run(sql, statement) },
+        : { rows: await resentOnStaleFatal(() => run(sql, statement)) },
     transaction: (fn) => withReserved(sql, undefined, (connection) => inTransaction(connection, fn)),
   };
 }

@@ -61,15 +61,13 @@ async function expectConnectionLoss(call: Promise<unknown>): Promise<void> {
 }
 
 /**
- * Every way of running a statement works on `sql` afterwards, more times than it has connections. The
- * first statement on the reconnected connection may fail once: postgres.js 3.4.9 keeps the FATAL error of
- * the terminated session (57P01) and rejects the next query on that connection with it.
+ * Every way of running a statement works on `sql` afterwards, more times than it has connections, the
+ * first one included: postgres.js 3.4.9 rejects the first query of the reconnected connection with the
+ * terminated session's FATAL error (57P01), and the driver sends that query again.
  */
 async function expectUsable(sql: postgres.Sql): Promise<void> {
   const driver = postgresJsDriver(sql);
-  const first = await driver.query(statement('SELECT 1::text AS one')).catch((error: unknown) => error);
-  if (!Array.isArray((first as { rows?: unknown }).rows))
-    expect((first as { code?: unknown }).code, String(first)).toBe('57P01');
+  expect((await driver.query(statement('SELECT 1::text AS one'))).rows).toEqual([{ one: '1' }]);
   for (let round = 0; round < 3; round++) {
     const select = statement('SELECT $1::text AS value', String(round));
     expect((await driver.query(select)).rows).toEqual([{ value: String(round) }]);
@@ -105,6 +103,20 @@ describe('postgres.js driver on a real server', () => {
     });
     await expectConnectionLoss(call);
     await expectUsable(sql);
+  });
+
+  // postgres.js 3.4.9 also leaks the connection whose reserve() it rejects with that error (it hands the
+  // connection to the settled promise), so the test holds the second of two connections until the driver's
+  // first reserve() has met the lost one; the second reserve() then gets the one held.
+  it('a query lost without a signal: the next call, on a reserved connection, is not given the lost session error', async () => {
+    const sql = open({ max: 2 });
+    const driver = postgresJsDriver(sql);
+    const held = await sql.reserve();
+    await expectConnectionLoss(driver.query(statement('SELECT pg_sleep(30)::text AS slept')));
+    const call = driver.query(statement('SELECT 1::text AS one'), { signal: new AbortController().signal });
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    held.release();
+    expect((await call).rows).toEqual([{ one: '1' }]);
   });
 
   it('a connection lost inside a transaction: it fails, nothing more is written to it, the pool recovers', async () => {

@@ -1,4 +1,5 @@
-import { appendFile, readdir, readFile, writeFile } from 'node:fs/promises';
+import { readdirSync, readFileSync } from 'node:fs';
+import { appendFile, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { CommandRunner } from './command-runner.js';
 import { postmasterPid, trackServer, untrackServer } from './exit-cleanup.js';
@@ -77,22 +78,31 @@ export class PostgresServer {
    * connections (the kernel queues them) but nothing answers, like a hung host. `unstall()` undoes it.
    */
   async stall(): Promise<void> {
-    for (const pid of await this.processes()) signal(pid, 'SIGSTOP');
+    for (const pid of this.processes()) signal(pid, 'SIGSTOP');
   }
 
   /** Lets a stalled server run again (SIGCONT to the postmaster and every process under it). */
   async unstall(): Promise<void> {
-    for (const pid of await this.processes()) signal(pid, 'SIGCONT');
+    for (const pid of this.processes()) signal(pid, 'SIGCONT');
   }
 
-  /** The postmaster's PID and those of its descendants, from /proc; empty when it is not running. */
-  private async processes(): Promise<number[]> {
+  /**
+   * The postmaster's PID and those of its descendants, from /proc; empty when it is not running. Read
+   * synchronously, in a few ms: read through the event loop under a test's load, the scan took seconds, and a
+   * stall or stop then began seconds later than the test meant.
+   */
+  private processes(): number[] {
     const root = postmasterPid(this.dataDir);
     if (root === undefined || !isAlive(root)) return [];
     const parents = new Map<number, number>();
-    for (const entry of await readdir('/proc')) {
+    for (const entry of readdirSync('/proc')) {
       if (!/^\d+$/.test(entry)) continue;
-      const stat = await readFile(`/proc/${entry}/stat`, 'utf8').catch(() => '');
+      let stat = '';
+      try {
+        stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      } catch {
+        continue; // the process ended meanwhile
+      }
       // pid (comm) state ppid ...: comm may hold spaces and parentheses, so read after the last ')'.
       const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
       if (ppid) parents.set(Number(entry), ppid);
