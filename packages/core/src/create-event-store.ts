@@ -124,6 +124,8 @@ export function createEventStore(
     return run();
   };
 
+  // Reports are built only for a hook that reads them.
+  const observed = Boolean(options.hooks?.onOperation || options.hooks?.traceOperation);
   const report = (call: Call, entry: Omit<OperationReport, 'durationMs'>, started: number) => {
     const done: OperationReport = { ...entry, durationMs: performance.now() - started };
     call.reports.push(done);
@@ -167,7 +169,7 @@ export function createEventStore(
     try {
       if (signal?.aborted) throw signal.reason;
       const result = await work(signal);
-      report(call, { ...entry(), outcome: 'ok', eventCount: count(result) }, started);
+      if (observed) report(call, { ...entry(), outcome: 'ok', eventCount: count(result) }, started);
       return result;
     } catch (error) {
       const mapped = toEventStoreError(call.operation, server, error, signal, replica?.name);
@@ -180,7 +182,7 @@ export function createEventStore(
         replicas.failed(replica);
       }
       const outcome = mapped instanceof ConcurrencyConflictError ? 'conflict' : 'error';
-      report(call, { ...entry(), outcome, errorCode: mapped.code, eventCount: 0 }, started);
+      if (observed) report(call, { ...entry(), outcome, errorCode: mapped.code, eventCount: 0 }, started);
       throw mapped;
     }
   };

@@ -10,14 +10,17 @@ function column(row: Row, name: string): string {
   return value;
 }
 
+/** A JSON object column; `{}` (most events' metadata) without a parse. */
+const parseObject = (text: string): JsonObject => (text === '{}' ? {} : (JSON.parse(text) as JsonObject));
+
 /** Decodes a row of the query statement (every column selected as text). */
 export function decodeEvent(row: Row): StoredEvent {
   const event = {
     sequenceNumber: BigInt(column(row, 'sequence_number')),
     type: column(row, 'event_type'),
     occurredAt: new Date(Number(column(row, 'occurred_at_ms'))),
-    payload: JSON.parse(column(row, 'payload')) as JsonObject,
-    metadata: JSON.parse(column(row, 'metadata')) as JsonObject,
+    payload: parseObject(column(row, 'payload')),
+    metadata: parseObject(column(row, 'metadata')),
   };
   const id = row.id;
   return typeof id === 'string' ? { ...event, id } : event;
