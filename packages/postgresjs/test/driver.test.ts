@@ -107,14 +107,27 @@ describe('postgres.js driver on a real server', () => {
 
   // postgres.js 3.4.9 also leaks the connection whose reserve() it rejects with that error (it hands the
   // connection to the settled promise), so the test holds the second of two connections until the driver's
-  // first reserve() has met the lost one; the second reserve() then gets the one held.
+  // first reserve() has met the lost one (the driver then reserves again, or the call fails); the second
+  // reserve() then gets the one held.
   it('a query lost without a signal: the next call, on a reserved connection, is not given the lost session error', async () => {
     const sql = open({ max: 2 });
-    const driver = postgresJsDriver(sql);
+    let reserves = 0;
+    const counting = Object.assign(Object.create(sql) as postgres.Sql, {
+      reserve: () => {
+        reserves++;
+        return sql.reserve();
+      },
+    });
+    const driver = postgresJsDriver(counting);
     const held = await sql.reserve();
     await expectConnectionLoss(driver.query(statement('SELECT pg_sleep(30)::text AS slept')));
+    let settled = false;
     const call = driver.query(statement('SELECT 1::text AS one'), { signal: new AbortController().signal });
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    const done = () => {
+      settled = true;
+    };
+    call.then(done, done);
+    while (reserves < 2 && !settled) await new Promise((resolve) => setImmediate(resolve));
     held.release();
     expect((await call).rows).toEqual([{ one: '1' }]);
   });

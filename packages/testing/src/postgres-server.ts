@@ -97,7 +97,7 @@ export class PostgresServer {
     const parents = new Map<number, number>();
     for (const entry of readdirSync('/proc')) {
       if (!/^\d+$/.test(entry)) continue;
-      let stat = '';
+      let stat: string;
       try {
         stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
       } catch {
