@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { P } from './filter.js';
 import { buildEventFilter } from './filter-builder.js';
-import { guardExpression, Params, readCondition } from './filter-sql.js';
+import { containments, guardExpression, Params, readCondition } from './filter-sql.js';
 
 const params = () => new Params((position) => `$${position}`);
 
@@ -60,5 +60,37 @@ describe('filter SQL', () => {
     expect(guardExpression(bounded, 't', params())).toBe(
       'coalesce(greatest((SELECT max(sequence_number) FROM t WHERE sequence_number > $1::text::bigint)), 0)',
     );
+  });
+
+  it('gives the payload containments of a filter made of them, each with the event types of its item', () => {
+    const filter = buildEventFilter()
+      .matching()
+      .anyEventTypeOf('A', 'B')
+      .andAllPredicatesOf(P('BookID', 'b'), P('n', 1))
+      .orMatching()
+      .anyPredicateOf(P('ReaderID', 'r'), P('flag', true))
+      .finalize();
+    expect(containments(filter)).toEqual([
+      { payload: { BookID: 'b', n: 1 }, eventTypes: ['A', 'B'] },
+      { payload: { ReaderID: 'r' }, eventTypes: undefined },
+      { payload: { flag: true }, eventTypes: undefined },
+    ]);
+  });
+
+  it('gives no containments for a filter the static guard does not take', () => {
+    const bound = new Date('2024-01-01T00:00:00Z');
+    const refused = [
+      buildEventFilter().matchingAnyEvent(),
+      buildEventFilter().matching().anyEventTypeOf('A').finalize(),
+      buildEventFilter().matching().anyEventTypeOf('A').orMatching().anyPredicateOf(P('k', 1)).finalize(),
+      buildEventFilter()
+        .matching()
+        .allPredicatesOf(P('k', [1]), P('k', [2]))
+        .finalize(),
+      buildEventFilter().matching().anyPredicateOf(P('k', 1)).occurredFrom(bound).finalize(),
+      buildEventFilter().matching().anyPredicateOf(P('k', 1)).occurredUntil(bound).finalize(),
+      buildEventFilter().matching().anyPredicateOf(P('k', 1)).withSequenceNumberHigherThan(3n).finalize(),
+    ];
+    for (const filter of refused) expect(containments(filter)).toBeUndefined();
   });
 });

@@ -74,6 +74,40 @@ export function guardExpression(filter: EventFilter, table: string, params: Para
   return `coalesce(greatest(${branches.join(', ')}), 0)`;
 }
 
+/**
+ * The filter as payload containments, when it is made of them: one per predicate of an any-of item, one
+ * per all-of item (its predicates as one object), each with its item's event types (undefined: any type).
+ * A matching event contains one of them and has one of its types. Undefined for a filter the server's
+ * static guard does not take (see migrations/v5.ts): no items, an item of event types only, an all-of item
+ * with two predicates on one key, or a bound.
+ */
+export interface Containment {
+  readonly payload: Record<string, JsonValue>;
+  readonly eventTypes: readonly string[] | undefined;
+}
+
+/** See `Containment`. */
+export function containments(filter: EventFilter): Containment[] | undefined {
+  const bounded =
+    filter.occurredFrom !== undefined ||
+    filter.occurredUntil !== undefined ||
+    filter.sequenceNumberHigherThan !== undefined;
+  if (bounded || filter.items.length === 0) return undefined;
+  const result: Containment[] = [];
+  for (const item of filter.items) {
+    if (item.predicates.length === 0) return undefined;
+    const eventTypes = item.eventTypes.length > 0 ? item.eventTypes : undefined;
+    if (!item.allPredicatesMustMatch) {
+      for (const { key, value } of item.predicates) result.push({ payload: { [key]: value }, eventTypes });
+      continue;
+    }
+    const objects = allOf(item);
+    if (objects.length > 1) return undefined;
+    result.push({ payload: objects[0] as Record<string, JsonValue>, eventTypes });
+  }
+  return result;
+}
+
 function itemCondition(item: FilterItem, params: Params): string {
   const conditions = typeCondition(item, params);
   if (item.predicates.length > 0) conditions.push(payloadCondition(item, params));

@@ -95,6 +95,35 @@ describe('statements', () => {
     });
   });
 
+  it('append a batch of containment filters: no guard text, the containments as (append, payload, types) values', () => {
+    const boundary = buildEventFilter()
+      .matching()
+      .anyEventTypeOf(hostile)
+      .andAllPredicatesOf(P('BookID', hostile))
+      .finalize();
+    const either = buildEventFilter().matching().anyPredicateOf(P('a', 1), P('b', 'x')).finalize();
+    const batch = appendStatement(names, [
+      appendRequest(boundary, 3n, [event]),
+      appendRequest(either, 0n, [event]),
+    ]);
+    expect(batch.values[3]).toBeNull();
+    expect(batch.values[4]).toBe(
+      textArray([
+        '1',
+        JSON.stringify({ BookID: hostile }),
+        JSON.stringify([hostile]),
+        '2',
+        '{"a":1}',
+        '[]',
+        '2',
+        '{"b":"x"}',
+        '[]',
+      ]),
+    );
+    expect(batch.values[5]).toBe('{3,0}');
+    expect(batch.text).not.toContain('DROP');
+  });
+
   it('append events with ids: the ids go with the events, and the function is told to look them up', () => {
     const id = '0b7e6f5a-1c2d-4e3f-8a9b-0c1d2e3f4a5b';
     const identified = buildStorableEvent({ type: 'T', occurredAt: new Date(0), payload: {}, id });

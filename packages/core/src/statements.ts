@@ -1,7 +1,7 @@
 import type { AppendRequest } from './append-request.js';
 import type { Statement } from './driver.js';
 import type { EventFilter } from './filter.js';
-import { guardExpression, Params, readCondition } from './filter-sql.js';
+import { containments, guardExpression, Params, readCondition } from './filter-sql.js';
 import { filterKeys } from './lock-keys.js';
 import { MIGRATIONS, migrationsTable } from './migrations/index.js';
 import type { TableNames } from './table-name.js';
@@ -73,8 +73,7 @@ export function appendStatement(names: TableNames, batch: readonly AppendRequest
     for (const key of request.exclusiveKeys) exclusive.add(key);
     for (const key of request.sharedKeys) shared.add(key);
   }
-  const params = new Params((position) => `$1[${position}]`);
-  const guards = batch.map((request) => guardExpression(request.filter, names.table, params));
+  const { guard, params } = batchGuard(names, batch);
   const events = batch.map((request) =>
     request.events.map((event) => ({
       type: event.type,
@@ -96,13 +95,38 @@ SELECT result, pg_current_wal_insert_lsn()::text AS lsn FROM appended`,
       textArray([...exclusive]),
       textArray([...shared]),
       String(batch.some((request) => request.escalate)),
-      `SELECT ARRAY[${guards.join(', ')}]::bigint[]`,
-      textArray(params.values),
+      guard,
+      textArray(params),
       `{${batch.map((request) => request.expected.toString()).join(',')}}`,
       JSON.stringify(events),
       String(batch.some((request) => request.identified)),
     ],
   };
+}
+
+/**
+ * The guard of a batch: when every filter is made of payload containments, none (NULL) and the
+ * containments as (append ordinal, payload, event types) triples, for the function's static statement;
+ * otherwise a `SELECT ARRAY[...]` of one max per append (see `guardExpression`) and its values.
+ */
+function batchGuard(
+  names: TableNames,
+  batch: readonly AppendRequest[],
+): { guard: string | null; params: string[] } {
+  const branches = batch.map((request) => containments(request.filter));
+  if (branches.every((list) => list !== undefined)) {
+    const params = branches.flatMap((list, index) =>
+      list.flatMap(({ payload, eventTypes }) => [
+        String(index + 1),
+        JSON.stringify(payload),
+        JSON.stringify(eventTypes ?? []),
+      ]),
+    );
+    return { guard: null, params };
+  }
+  const params = new Params((position) => `$1[${position}]`);
+  const guards = batch.map((request) => guardExpression(request.filter, names.table, params));
+  return { guard: `SELECT ARRAY[${guards.join(', ')}]::bigint[]`, params: params.values };
 }
 
 /**

@@ -4,6 +4,7 @@ import { step1Statements } from './v1.js';
 import { step2Functions, step2Statements } from './v2.js';
 import { step3Functions, step3Statements } from './v3.js';
 import { step4Statements } from './v4.js';
+import { step5Functions, step5Statements } from './v5.js';
 
 /**
  * The schema as versioned migration steps. Each step is a list of statements run in one transaction
@@ -44,6 +45,12 @@ export const MIGRATIONS: readonly Migration[] = [
     version: 4,
     description: 'snapshots table',
     statements: step4Statements,
+  },
+  {
+    version: 5,
+    description: 'a static guard, with a plan of its own, for filters of payload containments',
+    statements: step5Statements,
+    functions: step5Functions,
   },
 ];
 
