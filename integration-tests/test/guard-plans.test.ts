@@ -104,4 +104,57 @@ describe('the append guard on a prepared connection', () => {
       await app.close();
     }
   });
+
+  it('the static guard finds the same max as the guard planned with its values, for every containment shape', async () => {
+    const table = freshTable('guards');
+    const app = instance(cluster(), table);
+    try {
+      await app.store.migrate();
+      await app.primary.query(
+        `INSERT INTO "${table}" (event_type, occurred_at, payload)
+         SELECT (ARRAY['A', 'B', 'C'])[1 + i % 3], now(),
+           jsonb_build_object('BookID', 'b' || (i % 7), 'ReaderID', 'r' || (i % 5), 'n', i % 4, 'flag', i % 2 = 0)
+         FROM generate_series(1, 2000) AS i`,
+      );
+      const shapes = [
+        buildEventFilter().matching().anyEventTypeOf('A').andAllPredicatesOf(P('BookID', 'b3')),
+        buildEventFilter()
+          .matching()
+          .anyEventTypeOf('A', 'C')
+          .andAllPredicatesOf(P('BookID', 'b3'), P('n', 2)),
+        buildEventFilter().matching().allPredicatesOf(P('ReaderID', 'r1'), P('flag', true)),
+        buildEventFilter().matching().anyPredicateOf(P('BookID', 'b1'), P('ReaderID', 'r4')),
+        buildEventFilter()
+          .matching()
+          .anyEventTypeOf('B')
+          .andAnyPredicateOf(P('n', 3), P('BookID', 'b6'))
+          .orMatching()
+          .anyEventTypeOf('C')
+          .andAllPredicatesOf(P('ReaderID', 'r0')),
+        buildEventFilter().matching().anyEventTypeOf('A').andAllPredicatesOf(P('BookID', 'none')),
+      ];
+      const names = parseTableName(table);
+      const event = buildStorableEvent({ type: 'Z', occurredAt: new Date(), payload: { other: 1 } });
+      // Expected -1 never passes: the calls insert nothing and answer the maxima they found.
+      const maxima = async (filters: ReturnType<(typeof shapes)[number]['finalize']>[]) => {
+        const statement = appendStatement(
+          names,
+          filters.map((filter) => appendRequest(filter, -1n, [event])),
+        );
+        const { rows } = await app.primary.query(statement.text, [...statement.values]);
+        return { guard: statement.values[3], maxima: rows[0].result };
+      };
+      const fixed = await maxima(shapes.map((shape) => shape.finalize()));
+      // A bound that excludes nothing sends the same filters to the guard planned with their values.
+      const planned = await maxima(shapes.map((shape) => shape.occurredFrom(new Date(0)).finalize()));
+      expect(fixed.guard).toBeNull();
+      expect(planned.guard).toContain('SELECT ARRAY[');
+      expect(fixed.maxima).toBe(planned.maxima);
+      const found = (fixed.maxima as string).slice(1, -1).split(',').map(Number);
+      expect(found.filter((max) => max > 0)).toHaveLength(shapes.length - 1);
+      expect(found.at(-1)).toBe(0);
+    } finally {
+      await app.close();
+    }
+  });
 });

@@ -4,7 +4,8 @@ import type { EventFilter, FilterItem, JsonValue } from './filter.js';
  * A filter as SQL text. The text never holds a value: every value becomes a parameter through `Params`,
  * so the same builders serve a plain statement (`$3`) and a statement a server function runs with
  * `EXECUTE ... USING` one text array (`$1[3]`). Both are planned with their values (an unnamed
- * statement, or a one-shot `EXECUTE` plan): never a generic plan.
+ * statement, or a one-shot `EXECUTE` plan): never a generic plan. A guard whose filter is made of payload
+ * containments is not SQL text at all: `containments` gives them to the append function's static statement.
  */
 
 /** Collects a statement's parameter values (always text) and hands out their placeholders. */
