@@ -14,7 +14,7 @@ import { step3Functions } from './v3.js';
  * primary key: the max is taken above a fence (`OFFSET 0`) around the containment, so no index order can
  * serve it, and the function runs with `enable_seqscan = off`, so the containment is always read through
  * the payload index (without it, the value being unknown when the plan is made, the planner picks a
- * sequential scan on a table of a few thousand events). Other filters take step 3's path, whose one-shot
+ * sequential scan on a table of 50,000 events). Other filters take step 3's path, whose one-shot
  * `EXECUTE` is planned with its values as before; the function's other statements read no table or
  * only through an index.
  *
