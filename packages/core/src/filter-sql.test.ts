@@ -72,8 +72,8 @@ describe('filter SQL', () => {
       .finalize();
     expect(containments(filter)).toEqual([
       { payload: { BookID: 'b', n: 1 }, eventTypes: ['A', 'B'] },
-      { payload: { ReaderID: 'r' }, eventTypes: undefined },
-      { payload: { flag: true }, eventTypes: undefined },
+      { payload: { ReaderID: 'r' }, eventTypes: [] },
+      { payload: { flag: true }, eventTypes: [] },
     ]);
   });
 

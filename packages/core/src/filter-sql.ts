@@ -77,14 +77,14 @@ export function guardExpression(filter: EventFilter, table: string, params: Para
 
 /**
  * The filter as payload containments, when it is made of them: one per predicate of an any-of item, one
- * per all-of item (its predicates as one object), each with its item's event types (undefined: any type).
+ * per all-of item (its predicates as one object), each with its item's event types (empty: any type).
  * A matching event contains one of them and has one of its types. Undefined for a filter the server's
  * static guard does not take (see migrations/v5.ts): no items, an item of event types only, an all-of item
  * with two predicates on one key, or a bound.
  */
 export interface Containment {
   readonly payload: Record<string, JsonValue>;
-  readonly eventTypes: readonly string[] | undefined;
+  readonly eventTypes: readonly string[];
 }
 
 /** See `Containment`. */
@@ -97,7 +97,7 @@ export function containments(filter: EventFilter): Containment[] | undefined {
   const result: Containment[] = [];
   for (const item of filter.items) {
     if (item.predicates.length === 0) return undefined;
-    const eventTypes = item.eventTypes.length > 0 ? item.eventTypes : undefined;
+    const { eventTypes } = item;
     if (!item.allPredicatesMustMatch) {
       for (const { key, value } of item.predicates) result.push({ payload: { [key]: value }, eventTypes });
       continue;

@@ -119,7 +119,7 @@ function batchGuard(
       list.flatMap(({ payload, eventTypes }) => [
         String(index + 1),
         JSON.stringify(payload),
-        JSON.stringify(eventTypes ?? []),
+        JSON.stringify(eventTypes),
       ]),
     );
     return { guard: null, params };
