@@ -50,6 +50,35 @@ export async function rounds(
   return results;
 }
 
+/**
+ * Median latencies in ms of operations measured side by side: each round runs every operation `times`
+ * times, one call of each in turn, the order rotating from call to call (A B C, B C A, ...), so that even
+ * a drift of the machine within a round weighs on all of them alike. Returns each one's median per round.
+ */
+export async function interleavedLatencies(
+  operations: readonly { readonly name: string; readonly run: () => Promise<unknown> }[],
+  times: number,
+  count: number,
+): Promise<Map<string, number[]>> {
+  const results = new Map<string, number[]>(operations.map((operation) => [operation.name, []]));
+  for (const operation of operations) for (let warm = 0; warm < 20; warm++) await operation.run();
+  for (let round = 0; round < count; round++) {
+    const samples = operations.map((): number[] => []);
+    for (let index = 0; index < times; index++) {
+      for (let turn = 0; turn < operations.length; turn++) {
+        const at = (turn + index) % operations.length;
+        const started = performance.now();
+        await operations[at]?.run();
+        samples[at]?.push(performance.now() - started);
+      }
+    }
+    operations.forEach((operation, at) => {
+      results.get(operation.name)?.push(median(samples[at] ?? []));
+    });
+  }
+  return results;
+}
+
 /** Operations per second of `callers` loops of `operation` for `seconds`. */
 export async function rate(callers: readonly (() => Promise<unknown>)[], seconds: number): Promise<number> {
   let count = 0;

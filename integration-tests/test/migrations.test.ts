@@ -66,7 +66,7 @@ describe('migrations', () => {
       const versions = await primary.query(
         `SELECT version FROM legacy.es_migrations WHERE table_name = 'legacy.events' ORDER BY version`,
       );
-      expect(versions.rows.map((row) => row.version)).toEqual([1, 2, 3, 4, 5]);
+      expect(versions.rows.map((row) => row.version)).toEqual([1, 2, 3, 4, 5, 6]);
       // Step 3 adds the id column: the old events keep everything else, with no id.
       expect((await primary.query('SELECT * FROM legacy.events ORDER BY sequence_number')).rows).toEqual(
         before.map((row) => ({ ...row, id: null })),

@@ -1,5 +1,4 @@
 import { InvalidArgumentError } from './errors.js';
-import { lsnPosition } from './replication-status.js';
 
 /**
  * Read-your-writes tokens. A token names a state of the primary that a read must see at least:
@@ -24,7 +23,9 @@ const TOKEN = /^1\.([0-9a-f]{16})(?:\.([0-9a-f]{8})\.([1-9][0-9]{0,18}))?$/;
 
 /** The text form of `token`. */
 export function encodeToken(token: ConsistencyToken): string {
-  const lsn = lsnPosition(token.lsn).toString(16).padStart(16, '0');
+  // An LSN prints as two hex numbers of up to 8 digits: the token holds both, zero-padded.
+  const [high = '', low = ''] = token.lsn.split('/');
+  const lsn = `${high.padStart(8, '0')}${low.padStart(8, '0')}`.toLowerCase();
   return token.event ? `1.${lsn}.${token.event.tableTag}.${token.event.position}` : `1.${lsn}`;
 }
 

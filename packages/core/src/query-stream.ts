@@ -37,11 +37,14 @@ export async function pumpEvents(
   handoff: Handoff<StoredEvent[]>,
 ): Promise<number> {
   let count = 0;
+  let last: StoredEvent | undefined;
   /** Hands the rows over; false when the stream is over (the last batch, or the consumer left). */
   const deliver = async (rows: readonly Row[]) => {
     count += rows.length;
-    if (rows.length > 0 && !(await handoff.put(rows.map(decodeEvent)))) return false;
-    return rows.length === plan.batchSize;
+    const events = rows.map(decodeEvent);
+    last = events.at(-1) ?? last;
+    if (events.length > 0 && !(await handoff.put(events))) return false;
+    return events.length === plan.batchSize;
   };
   const bound = async (executor: Executor) => {
     if (!plan.strong) return undefined;
@@ -57,7 +60,7 @@ export async function pumpEvents(
         streamPageStatement(plan.names, plan.filter, after, plan.batchSize, upTo),
       );
       if (!(await deliver(rows))) return count;
-      after = BigInt(rows.at(-1)?.sequence_number ?? '0');
+      after = last?.sequenceNumber ?? after;
     }
   }
   await driver.transaction(async (tx) => {

@@ -13,8 +13,30 @@ function column(row: Row, name: string): string {
 /** A JSON object column; `{}` (most events' metadata) without a parse. */
 const parseObject = (text: string): JsonObject => (text === '{}' ? {} : (JSON.parse(text) as JsonObject));
 
-/** Decodes a row of the query statement (every column selected as text). */
+const decodeFailed = (what: string) => new QueryFailedError(`decode: ${what}`, undefined, undefined);
+
+/**
+ * Decodes a stored event: the `event` column (`eventJson`: one JSON array) or, from the strong read
+ * function, the text columns of `eventColumns`.
+ */
 export function decodeEvent(row: Row): StoredEvent {
+  const json = row.event;
+  if (typeof json !== 'string') return decodeColumns(row);
+  const [position, type, occurredAt, payload, metadata, id] = JSON.parse(json) as unknown[];
+  if (typeof position !== 'string' || typeof type !== 'string' || typeof occurredAt !== 'string') {
+    throw decodeFailed('column event is not a stored event');
+  }
+  const event = {
+    sequenceNumber: BigInt(position),
+    type,
+    occurredAt: parseTimestamp(occurredAt),
+    payload: payload as JsonObject,
+    metadata: metadata as JsonObject,
+  };
+  return typeof id === 'string' ? { ...event, id } : event;
+}
+
+function decodeColumns(row: Row): StoredEvent {
   const event = {
     sequenceNumber: BigInt(column(row, 'sequence_number')),
     type: column(row, 'event_type'),
@@ -24,6 +46,89 @@ export function decodeEvent(row: Row): StoredEvent {
   };
   const id = row.id;
   return typeof id === 'string' ? { ...event, id } : event;
+}
+
+/**
+ * The instant of the form most stored times take, `YYYY-MM-DDTHH:MM:SS[.F]±HH:MM` with a year from 100
+ * and up to 6 fraction digits, read in place (a third of the time of the regular expression below);
+ * undefined for any other text.
+ */
+function commonInstant(text: string): number | undefined {
+  const [offsetAt, milliseconds] = fractionAt(text);
+  const sign = text[offsetAt];
+  if (text.length !== offsetAt + 6 || (sign !== '+' && sign !== '-')) return undefined;
+  const separators = [text[4], text[7], text[10], text[13], text[16], text[offsetAt + 3]].join('');
+  const year = number(text, 0, 4);
+  if (separators !== '--T:::' || !(year >= 100)) return undefined;
+  const month = number(text, 5, 2) - 1;
+  const time = Date.UTC(
+    year,
+    month,
+    number(text, 8, 2),
+    number(text, 11, 2),
+    number(text, 14, 2),
+    number(text, 17, 2),
+    milliseconds,
+  );
+  const offset = (number(text, offsetAt + 1, 2) * 60 + number(text, offsetAt + 4, 2)) * 60_000;
+  // A character that is not a digit made a number NaN, and so the instant.
+  const instant = sign === '-' ? time + offset : time - offset;
+  return Number.isFinite(instant) ? instant : undefined;
+}
+
+/** Where the offset starts after the seconds' fraction (if any), and the fraction in whole milliseconds. */
+function fractionAt(text: string): [number, number] {
+  if (text[19] !== '.') return [19, 0];
+  let end = 20;
+  while (end < 26 && isDigit(text[end])) end++;
+  return [end, end === 20 ? Number.NaN : Number(text.slice(20, Math.min(end, 23)).padEnd(3, '0'))];
+}
+
+const isDigit = (char: string | undefined) => char !== undefined && char >= '0' && char <= '9';
+
+/** The decimal number of `length` digits at `at`; NaN when one is not a digit. */
+function number(text: string, at: number, length: number): number {
+  let value = 0;
+  for (let index = at; index < at + length; index++) {
+    const digit = text.charCodeAt(index) - 48;
+    if (digit < 0 || digit > 9) return Number.NaN;
+    value = value * 10 + digit;
+  }
+  return value;
+}
+
+/** A timestamptz as PostgreSQL writes it in JSON: ISO 8601 with the session's offset; ` BC` before year 1. */
+const JSON_TIMESTAMP =
+  /^(\d{4,})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)(?:\.(\d+))?([+-])(\d\d)(?::(\d\d))?(?::(\d\d))?( BC)?$/;
+
+/**
+ * The instant of a JSON timestamptz, to the millisecond below (a stored microsecond part is cut, as
+ * `floor` would: the fields of a time are never negative). Any offset and year PostgreSQL writes are
+ * read exactly; `infinity`, or a time outside JavaScript's range, is an error.
+ */
+export function parseTimestamp(text: string): Date {
+  const common = commonInstant(text);
+  if (common !== undefined) return new Date(common);
+  const match = JSON_TIMESTAMP.exec(text);
+  if (!match) throw decodeFailed('column occurred_at is not a finite timestamp');
+  const field = (index: number) => Number(match[index] ?? 0);
+  const year = match[12] ? 1 - field(1) : field(1);
+  const [month, day, hour, minute, second] = [field(2) - 1, field(3), field(4), field(5), field(6)];
+  const milliseconds = Number((match[7] ?? '').slice(0, 3).padEnd(3, '0'));
+  let time: number;
+  if (year >= 100) time = Date.UTC(year, month, day, hour, minute, second, milliseconds);
+  else {
+    // Date.UTC reads the years 0 to 99 as 1900 to 1999.
+    const date = new Date(0);
+    date.setUTCFullYear(year, month, day);
+    time = date.setUTCHours(hour, minute, second, milliseconds);
+  }
+  const offset = (field(9) * 3600 + field(10) * 60 + field(11)) * 1000;
+  time -= match[8] === '-' ? -offset : offset;
+  if (!Number.isFinite(time) || Math.abs(time) > 8.64e15) {
+    throw decodeFailed('column occurred_at is outside the range of a JavaScript Date');
+  }
+  return new Date(time);
 }
 
 /** The max the append function reports for an append whose event ids an earlier append stored. */

@@ -67,6 +67,37 @@ describe('statements', () => {
     expect(strong.values[1]).toContain('"app"."events".sequence_number <= $2');
   });
 
+  it('read a filter of payload containments strongly through the static read, its containments as (payload, types) values', () => {
+    const boundary = buildEventFilter()
+      .matching()
+      .anyEventTypeOf(hostile)
+      .andAllPredicatesOf(P('BookID', hostile), P('n', 1))
+      .orMatching()
+      .anyPredicateOf(P('a', 1), P('b', 'x'))
+      .finalize();
+    const read = queryStatement(names, boundary, true);
+    expect(read.text).toContain('"app"."events_read_matching"($1::text::text[], $2::text::text[])');
+    expect(read.text).not.toContain('DROP');
+    expect(read.values).toEqual([
+      textArray(filterKeys(boundary)),
+      textArray([
+        JSON.stringify({ BookID: hostile, n: 1 }),
+        JSON.stringify([hostile]),
+        '{"a":1}',
+        '[]',
+        '{"b":"x"}',
+        '[]',
+      ]),
+    ]);
+    // The same filter with a bound goes to the read function running the SELECT built here.
+    const bounded = buildEventFilter()
+      .matching()
+      .anyPredicateOf(P('a', 1))
+      .occurredFrom(new Date(0))
+      .finalize();
+    expect(queryStatement(names, bounded, true).text).toContain('"app"."events_read"(');
+  });
+
   it('order by the position column, not by its text alias (text order puts 10 before 9)', () => {
     for (const sql of [eventual.text, strong.values[1] as string]) {
       expect(sql).toMatch(/ORDER BY "app"\."events"\.sequence_number$/);

@@ -14,18 +14,32 @@ import type { TableNames } from './table-name.js';
  * sends the string unchanged instead of encoding it again as JSON or reading `'true'` as false.
  */
 
-/** The columns of a stored event, every one as text. */
+/**
+ * The columns of a stored event, every one as text, as the strong read function returns them (see
+ * migrations/v2.ts). The millisecond conversion costs a few µs a row (numeric arithmetic); the other
+ * reads select `eventJson` instead.
+ */
 export const eventColumns = (table: string) => `${table}.sequence_number::text AS sequence_number, event_type,
   floor(extract(epoch FROM occurred_at) * 1000)::bigint::text AS occurred_at_ms,
   payload::text AS payload, metadata::text AS metadata, id::text AS id`;
 
 /**
+ * A stored event as one JSON array in one text column, `event`: position (as a string), type, time,
+ * payload, metadata, id. One column and one `JSON.parse` a row; PostgreSQL writes the time in ISO 8601
+ * whatever the session's DateStyle (see `decodeEvent`). Measured here on a 10-event read: as fast as
+ * `SELECT *` through node-postgres, where the text columns with the millisecond conversion took 1.3x.
+ */
+export const eventJson = (table: string) =>
+  `json_build_array(${table}.sequence_number::text, event_type, occurred_at, payload, metadata, id)::text AS event`;
+
+/**
  * Reads the events matching `filter` in position order. Eventual: one plain SELECT, no lock. Strong
- * (`barrier`): the table's read function takes the filter's barrier and reads up to the largest
- * position committed behind it (see migrations/v2.ts). Every row also carries `state_lsn`, for the
- * read's token: the WAL position the server has replayed (a standby) or written (the primary), evaluated
- * with each row, so after the snapshot the rows come from (for a strong read, after its function returned
- * them): past every commit the read saw. `withRecovery` adds `in_recovery` (an eventual read on a replica
+ * (`barrier`): a read function takes the filter's barrier and reads up to the largest position committed
+ * behind it (see migrations/v2.ts): for a filter of payload containments its static read
+ * (migrations/v6.ts), otherwise `<table>_read` running the SELECT built here. Every row also carries
+ * `state_lsn`, for the read's token: the WAL position the server has replayed (a standby) or written (the
+ * primary), evaluated with each row, so after the snapshot the rows come from (for a strong read, after
+ * its function returned them): past every commit the read saw. `withRecovery` adds `in_recovery` (an eventual read on a replica
  * asks, now and then, whether its server is a standby).
  */
 export function queryStatement(
@@ -35,20 +49,42 @@ export function queryStatement(
   withRecovery = false,
 ): Statement {
   const { table } = names;
-  const select = (condition: string, extra = '') =>
-    `SELECT ${eventColumns(table)}${extra} FROM ${table} WHERE ${condition} ORDER BY ${table}.sequence_number`;
+  const select = (columns: string, condition: string) =>
+    `SELECT ${columns} FROM ${table} WHERE ${condition} ORDER BY ${table}.sequence_number`;
   if (!barrier) {
     const params = new Params((position) => `$${position}`);
     const recovery = withRecovery ? ',\n  (SELECT pg_is_in_recovery())::text AS in_recovery' : '';
     const state = ',\n  coalesce(pg_last_wal_replay_lsn(), pg_current_wal_insert_lsn())::text AS state_lsn';
     return {
       name: 'es.query',
-      text: select(readCondition(filter, params), `${recovery}${state}`),
+      text: select(`${eventJson(table)}${recovery}${state}`, readCondition(filter, params)),
       values: params.values,
     };
   }
+  const matching = containments(filter);
+  if (matching) {
+    return {
+      ...reusable(
+        'es.query.strong',
+        `SELECT event, pg_current_wal_insert_lsn()::text AS state_lsn
+FROM ${names.derived('_read_matching')}($1::text::text[], $2::text::text[])`,
+      ),
+      values: [
+        textArray(filterKeys(filter)),
+        textArray(
+          matching.flatMap(({ payload, eventTypes }) => [
+            JSON.stringify(payload),
+            JSON.stringify(eventTypes),
+          ]),
+        ),
+      ],
+    };
+  }
   const params = new Params((position) => `$1[${position}]`);
-  const query = select(`${readCondition(filter, params)} AND ${table}.sequence_number <= $2`);
+  const query = select(
+    eventColumns(table),
+    `${readCondition(filter, params)} AND ${table}.sequence_number <= $2`,
+  );
   return {
     ...reusable(
       'es.query.strong',

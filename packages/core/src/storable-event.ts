@@ -122,6 +122,8 @@ function roundsANumber(text: string): boolean {
 export function eventTypeProblem(type: string): string | undefined {
   const problem = textProblem(type);
   if (problem !== undefined) return problem;
+  // A UTF-16 code unit takes at most 3 bytes in UTF-8: most types need no encoding to be measured.
+  if (type.length * 3 <= MAX_EVENT_TYPE_BYTES) return undefined;
   const bytes = new TextEncoder().encode(type).length;
   if (bytes > MAX_EVENT_TYPE_BYTES) {
     return `is ${bytes} bytes long; the limit is ${MAX_EVENT_TYPE_BYTES} bytes (UTF-8)`;

@@ -2,7 +2,7 @@ import type { Statement } from './driver.js';
 import type { EventFilter } from './filter.js';
 import { Params, readCondition } from './filter-sql.js';
 import { filterKeys } from './lock-keys.js';
-import { eventColumns, textArray } from './statements.js';
+import { eventJson, textArray } from './statements.js';
 import type { TableNames } from './table-name.js';
 
 /**
@@ -67,7 +67,7 @@ function select(
     conditions.push(`${table}.sequence_number > ${params.text(after.toString())}::bigint`);
   if (bound !== undefined)
     conditions.push(`${table}.sequence_number <= ${params.text(bound.toString())}::bigint`);
-  const text = `SELECT ${eventColumns(table)} FROM ${table} WHERE ${conditions.join(' AND ')} ORDER BY ${table}.sequence_number`;
+  const text = `SELECT ${eventJson(table)} FROM ${table} WHERE ${conditions.join(' AND ')} ORDER BY ${table}.sequence_number`;
   return { text, values: params.values };
 }
 

@@ -1,4 +1,11 @@
-import { buildEventFilter, buildStorableEvent, type JsonObject } from '@es/core';
+import {
+  buildEventFilter,
+  buildStorableEvent,
+  type JsonObject,
+  type StoredEvent,
+  withEventualConsistency,
+  withStrongConsistency,
+} from '@es/core';
 import { expect } from 'vitest';
 import type { ConformanceSuite, RegisterTest } from '../suite-context.js';
 
@@ -32,6 +39,21 @@ const INSTANTS: readonly string[] = [
   '2038-01-19T03:14:08.123Z',
   '2999-12-31T23:59:59.999Z',
 ];
+
+/** Times a plain INSERT may store that the store never writes: microseconds, before year 1, after 9999. */
+const SQL_TIMES: readonly string[] = [
+  '2026-12-04 18:46:00.123999+00',
+  '1969-12-31 23:59:59.999999+00',
+  '1900-01-01 12:00:00.5+05:53:28',
+  '0044-03-15 12:00:00.123456+00 BC',
+  '12000-01-01 00:00:00.9999+00',
+];
+
+async function collect(events: AsyncIterable<StoredEvent>): Promise<StoredEvent[]> {
+  const collected: StoredEvent[] = [];
+  for await (const event of events) collected.push(event);
+  return collected;
+}
 
 export function jsonAndTime<H>(suite: ConformanceSuite<H>, test: RegisterTest): void {
   test('payload and metadata round-trip as equal JSON values (nested, unicode, numbers, key order free)', async () => {
@@ -110,6 +132,28 @@ export function jsonAndTime<H>(suite: ConformanceSuite<H>, test: RegisterTest): 
     } finally {
       await session.rollback();
     }
+  });
+
+  test('times stored by plain SQL are read at the millisecond below, by every kind of read', async () => {
+    const { store, table } = await suite.newStore('single');
+    await suite.raw.query(
+      `INSERT INTO ${table} (event_type, occurred_at, payload)
+       SELECT 'TimeWritten', time::timestamptz, '{}' FROM unnest($1::text[]) WITH ORDINALITY AS t(time, n) ORDER BY n`,
+      [SQL_TIMES],
+    );
+    const rows = await suite.raw.query<{ ms: string }>(
+      `SELECT floor(extract(epoch FROM occurred_at) * 1000)::text AS ms FROM ${table} ORDER BY sequence_number`,
+    );
+    const expected = rows.map((row) => Number(row.ms));
+    expect(expected).toHaveLength(SQL_TIMES.length);
+    const all = buildEventFilter().matchingAnyEvent();
+    const reads = [
+      (await store.query(withEventualConsistency(), all)).events,
+      (await store.query(withStrongConsistency(), all)).events,
+      await collect(store.queryStream(withEventualConsistency(), all, { batchSize: 2 })),
+      await collect(store.queryStream(withStrongConsistency(), all, { batchSize: 2 })),
+    ];
+    for (const events of reads) expect(events.map((event) => event.occurredAt.getTime())).toEqual(expected);
   });
 
   test('time bounds compare instants, not wall-clock text: a bound in another offset selects the same events', async () => {

@@ -5,6 +5,7 @@ import { step2Functions, step2Statements } from './v2.js';
 import { step3Functions, step3Statements } from './v3.js';
 import { step4Statements } from './v4.js';
 import { step5Functions, step5Statements } from './v5.js';
+import { step6Functions, step6Statements } from './v6.js';
 
 /**
  * The schema as versioned migration steps. Each step is a list of statements run in one transaction
@@ -51,6 +52,12 @@ export const MIGRATIONS: readonly Migration[] = [
     description: 'a static guard, with a plan of its own, for filters of payload containments',
     statements: step5Statements,
     functions: step5Functions,
+  },
+  {
+    version: 6,
+    description: 'a static strong read, with a plan of its own, for filters of payload containments',
+    statements: step6Statements,
+    functions: step6Functions,
   },
 ];
 

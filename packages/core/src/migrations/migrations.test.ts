@@ -97,7 +97,7 @@ describe('migrations', () => {
         'function events_append differs from the one the migration steps install',
       ]);
       expect(problems((state) => state.functions.pop())).toEqual([
-        'function events_lock_inserted() is missing',
+        'function events_read_matching(exclusive_keys text[], params text[]) is missing',
       ]);
       expect(problems((state) => state.indexes.splice(3, 1))).toEqual([
         'index events_payload_idx is missing',
