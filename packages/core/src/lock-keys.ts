@@ -60,7 +60,8 @@ function valueTag(value: JsonValue): string {
     case 'string':
       return `s${value}`;
     case 'number':
-      return `n${canonicalDecimal(String(value))}`;
+      // A safe integer prints without exponent, leading zeros or fraction: already canonical.
+      return `n${Number.isSafeInteger(value) ? String(value) : canonicalDecimal(String(value))}`;
     case 'boolean':
       return `b${value}`;
     default:

@@ -189,6 +189,8 @@ export function tokenReachedStatement(
  * that one name always means one text on a connection, as drivers that prepare by name require.
  */
 function reusable(name: string, text: string): Pick<Statement, 'name' | 'text' | 'reusablePlan'> {
+  const known = REUSABLE.get(text);
+  if (known?.name.startsWith(`${name}.`)) return known;
   // Two FNV-1a hashes with different offsets: 64 bits, as 16 hex digits.
   let [low, high] = [0x811c9dc5, 0x2b992ddf];
   for (let index = 0; index < text.length; index++) {
@@ -197,8 +199,14 @@ function reusable(name: string, text: string): Pick<Statement, 'name' | 'text' |
     high = Math.imul(high ^ unit, 0x01000193) >>> 0;
   }
   const hex = (value: number) => value.toString(16).padStart(8, '0');
-  return { name: `${name}.${hex(high)}${hex(low)}`, text, reusablePlan: true };
+  const statement = Object.freeze({ name: `${name}.${hex(high)}${hex(low)}`, text, reusablePlan: true });
+  // The texts are a few per table (their values are parameters): the hash is computed once for each.
+  if (REUSABLE.size >= 1024) REUSABLE.clear();
+  REUSABLE.set(text, statement);
+  return statement;
 }
+
+const REUSABLE = new Map<string, Pick<Statement, 'name' | 'text' | 'reusablePlan'>>();
 
 /** The first statement of the explicit transaction a call runs in when the session is not READ COMMITTED. */
 export const READ_COMMITTED_STATEMENT: Statement = Object.freeze({
@@ -209,7 +217,9 @@ export const READ_COMMITTED_STATEMENT: Statement = Object.freeze({
 
 /** A PostgreSQL text[] literal: every element quoted, `"` and `\` escaped. */
 export function textArray(values: readonly string[]): string {
-  return `{${values.map((value) => `"${value.replace(/["\\]/g, '\\$&')}"`).join(',')}}`;
+  const quoted = (value: string) =>
+    value.includes('"') || value.includes('\\') ? value.replace(/["\\]/g, '\\$&') : value;
+  return `{${values.map((value) => `"${quoted(value)}"`).join(',')}}`;
 }
 
 /** Serialises concurrent `migrate()` calls within a schema (transaction-scoped), bookkeeping table included. */
