@@ -29,6 +29,20 @@ const CONTAINMENT_SHAPES = [
 ];
 
 /**
+ * 2,000 events of types A, B and C, each with its own time and metadata, whose payloads every one of
+ * `CONTAINMENT_SHAPES` but the last matches some of.
+ */
+async function insertShapeEvents(primary: pg.Pool, table: string): Promise<void> {
+  await primary.query(
+    `INSERT INTO "${table}" (event_type, occurred_at, payload, metadata)
+     SELECT (ARRAY['A', 'B', 'C'])[1 + i % 3], now() - i * interval '1 second',
+       jsonb_build_object('BookID', 'b' || (i % 7), 'ReaderID', 'r' || (i % 5), 'n', i % 4, 'flag', i % 2 = 0),
+       jsonb_build_object('i', i)
+     FROM generate_series(1, 2000) AS i`,
+  );
+}
+
+/**
  * SPEC §6: a prepared statement switches to a generic plan after 5 executions, and for MAX over a filter
  * that plan walks the whole primary key backwards. auto_explain (log_level notice) sends the plan of every
  * nested statement to this client, so the test reads the real plans of the guard and of the strong read on
@@ -136,13 +150,7 @@ describe('the append guard on a prepared connection', () => {
     const app = instance(cluster(), table);
     try {
       await app.store.migrate();
-      await app.primary.query(
-        `INSERT INTO "${table}" (event_type, occurred_at, payload, metadata)
-         SELECT (ARRAY['A', 'B', 'C'])[1 + i % 3], now() - i * interval '1 second',
-           jsonb_build_object('BookID', 'b' || (i % 7), 'ReaderID', 'r' || (i % 5), 'n', i % 4, 'flag', i % 2 = 0),
-           jsonb_build_object('i', i)
-         FROM generate_series(1, 2000) AS i`,
-      );
+      await insertShapeEvents(app.primary, table);
       const strong = withStrongConsistency();
       for (const shape of CONTAINMENT_SHAPES) {
         const fixed = await app.store.query(strong, shape.finalize());
@@ -170,12 +178,7 @@ describe('the append guard on a prepared connection', () => {
     const app = instance(cluster(), table);
     try {
       await app.store.migrate();
-      await app.primary.query(
-        `INSERT INTO "${table}" (event_type, occurred_at, payload)
-         SELECT (ARRAY['A', 'B', 'C'])[1 + i % 3], now(),
-           jsonb_build_object('BookID', 'b' || (i % 7), 'ReaderID', 'r' || (i % 5), 'n', i % 4, 'flag', i % 2 = 0)
-         FROM generate_series(1, 2000) AS i`,
-      );
+      await insertShapeEvents(app.primary, table);
       const names = parseTableName(table);
       const event = buildStorableEvent({ type: 'Z', occurredAt: new Date(), payload: { other: 1 } });
       // Expected -1 never passes: the calls insert nothing and answer the maxima they found.

@@ -4,6 +4,7 @@ import {
   type EventStore,
   type JsonObject,
   type StorableEvent,
+  type StoredEvent,
 } from '@es/core';
 
 /**
@@ -106,4 +107,11 @@ export function fixtureIndices(
   events: readonly { readonly sequenceNumber: bigint }[],
 ): number[] {
   return events.map((event) => positions.indexOf(event.sequenceNumber) + 1);
+}
+
+/** Every event of a stream, in order. */
+export async function collect(events: AsyncIterable<StoredEvent>): Promise<StoredEvent[]> {
+  const collected: StoredEvent[] = [];
+  for await (const event of events) collected.push(event);
+  return collected;
 }

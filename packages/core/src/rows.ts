@@ -3,17 +3,23 @@ import type { Row } from './driver.js';
 import { QueryFailedError } from './errors.js';
 import type { JsonObject, StoredEvent } from './storable-event.js';
 
+const decodeFailed = (what: string) => new QueryFailedError(`decode: ${what}`, undefined, undefined);
+
 function column(row: Row, name: string): string {
   const value = row[name];
-  if (typeof value !== 'string')
-    throw new QueryFailedError(`decode: column ${name} is missing`, undefined, undefined);
+  if (typeof value !== 'string') throw decodeFailed(`column ${name} is missing`);
   return value;
 }
 
 /** A JSON object column; `{}` (most events' metadata) without a parse. */
 const parseObject = (text: string): JsonObject => (text === '{}' ? {} : (JSON.parse(text) as JsonObject));
 
-const decodeFailed = (what: string) => new QueryFailedError(`decode: ${what}`, undefined, undefined);
+/** The event with its id when the row has one (a string); without the property otherwise. */
+const withId = (event: StoredEvent, id: unknown): StoredEvent =>
+  typeof id === 'string' ? { ...event, id } : event;
+
+/** The first three digits of a seconds' fraction as milliseconds (`5` is 500, `123456` is 123). */
+const fractionMilliseconds = (digits: string) => Number(digits.slice(0, 3).padEnd(3, '0'));
 
 /**
  * Decodes a stored event: the `event` column (`eventJson`: one JSON array) or, from the strong read
@@ -33,7 +39,7 @@ export function decodeEvent(row: Row): StoredEvent {
     payload: payload as JsonObject,
     metadata: metadata as JsonObject,
   };
-  return typeof id === 'string' ? { ...event, id } : event;
+  return withId(event, id);
 }
 
 function decodeColumns(row: Row): StoredEvent {
@@ -44,8 +50,7 @@ function decodeColumns(row: Row): StoredEvent {
     payload: parseObject(column(row, 'payload')),
     metadata: parseObject(column(row, 'metadata')),
   };
-  const id = row.id;
-  return typeof id === 'string' ? { ...event, id } : event;
+  return withId(event, row.id);
 }
 
 /**
@@ -81,7 +86,7 @@ function fractionAt(text: string): [number, number] {
   if (text[19] !== '.') return [19, 0];
   let end = 20;
   while (end < 26 && isDigit(text[end])) end++;
-  return [end, end === 20 ? Number.NaN : Number(text.slice(20, Math.min(end, 23)).padEnd(3, '0'))];
+  return [end, end === 20 ? Number.NaN : fractionMilliseconds(text.slice(20, end))];
 }
 
 const isDigit = (char: string | undefined) => char !== undefined && char >= '0' && char <= '9';
@@ -114,7 +119,7 @@ export function parseTimestamp(text: string): Date {
   const field = (index: number) => Number(match[index] ?? 0);
   const year = match[12] ? 1 - field(1) : field(1);
   const [month, day, hour, minute, second] = [field(2) - 1, field(3), field(4), field(5), field(6)];
-  const milliseconds = Number((match[7] ?? '').slice(0, 3).padEnd(3, '0'));
+  const milliseconds = fractionMilliseconds(match[7] ?? '');
   let time: number;
   if (year >= 100) time = Date.UTC(year, month, day, hour, minute, second, milliseconds);
   else {

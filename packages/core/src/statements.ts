@@ -39,8 +39,8 @@ export const eventJson = (table: string) =>
  * (migrations/v6.ts), otherwise `<table>_read` running the SELECT built here. Every row also carries
  * `state_lsn`, for the read's token: the WAL position the server has replayed (a standby) or written (the
  * primary), evaluated with each row, so after the snapshot the rows come from (for a strong read, after
- * its function returned them): past every commit the read saw. `withRecovery` adds `in_recovery` (an eventual read on a replica
- * asks, now and then, whether its server is a standby).
+ * its function returned them): past every commit the read saw. `withRecovery` adds `in_recovery` (an
+ * eventual read on a replica asks, now and then, whether its server is a standby).
  */
 export function queryStatement(
   names: TableNames,

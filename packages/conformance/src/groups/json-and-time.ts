@@ -2,11 +2,11 @@ import {
   buildEventFilter,
   buildStorableEvent,
   type JsonObject,
-  type StoredEvent,
   withEventualConsistency,
   withStrongConsistency,
 } from '@es/core';
 import { expect } from 'vitest';
+import { collect } from '../fixtures.js';
 import type { ConformanceSuite, RegisterTest } from '../suite-context.js';
 
 /** SPEC §3.8: payload and metadata round-trip as JSON values; occurredAt as a UTC instant, to the millisecond. */
@@ -48,12 +48,6 @@ const SQL_TIMES: readonly string[] = [
   '0044-03-15 12:00:00.123456+00 BC',
   '12000-01-01 00:00:00.9999+00',
 ];
-
-async function collect(events: AsyncIterable<StoredEvent>): Promise<StoredEvent[]> {
-  const collected: StoredEvent[] = [];
-  for await (const event of events) collected.push(event);
-  return collected;
-}
 
 export function jsonAndTime<H>(suite: ConformanceSuite<H>, test: RegisterTest): void {
   test('payload and metadata round-trip as equal JSON values (nested, unicode, numbers, key order free)', async () => {

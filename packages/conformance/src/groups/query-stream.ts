@@ -9,19 +9,13 @@ import {
 } from '@es/core';
 import { expect } from 'vitest';
 import { expectFailure } from '../expectations.js';
-import { ADDED, BOOK_1, BOOK_2, bookEvent, LENT } from '../fixtures.js';
+import { ADDED, BOOK_1, BOOK_2, bookEvent, collect, LENT } from '../fixtures.js';
 import type { ConformanceSuite, RegisterTest } from '../suite-context.js';
 
 /** SPEC §5: `queryStream`, the events of `query` in bounded memory, with the same guarantees. */
 
 const book1 = buildEventFilter().matching().allPredicatesOf(P('BookID', BOOK_1)).finalize();
 const everything = buildEventFilter().matching().anyEventTypeOf(ADDED, LENT).finalize();
-
-async function collect(events: AsyncIterable<StoredEvent>): Promise<StoredEvent[]> {
-  const out: StoredEvent[] = [];
-  for await (const event of events) out.push(event);
-  return out;
-}
 
 /** 25 events: ADDED for book 1 and 2 in turn, then a LENT every fifth. */
 async function fill(store: EventStore): Promise<void> {
