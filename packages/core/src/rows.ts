@@ -60,11 +60,10 @@ function decodeColumns(row: Row): StoredEvent {
  */
 function commonInstant(text: string): number | undefined {
   const [offsetAt, milliseconds] = fractionAt(text);
-  const sign = text[offsetAt];
-  if (text.length !== offsetAt + 6 || (sign !== '+' && sign !== '-')) return undefined;
-  const separators = [text[4], text[7], text[10], text[13], text[16], text[offsetAt + 3]].join('');
+  const sign = text.charCodeAt(offsetAt);
+  if (text.length !== offsetAt + 6 || (sign !== PLUS && sign !== MINUS)) return undefined;
   const year = number(text, 0, 4);
-  if (separators !== '--T:::' || !(year >= 100)) return undefined;
+  if (!hasSeparators(text, offsetAt) || !(year >= 100)) return undefined;
   const month = number(text, 5, 2) - 1;
   const time = Date.UTC(
     year,
@@ -77,16 +76,32 @@ function commonInstant(text: string): number | undefined {
   );
   const offset = (number(text, offsetAt + 1, 2) * 60 + number(text, offsetAt + 4, 2)) * 60_000;
   // A character that is not a digit made a number NaN, and so the instant.
-  const instant = sign === '-' ? time + offset : time - offset;
+  const instant = sign === MINUS ? time + offset : time - offset;
   return Number.isFinite(instant) ? instant : undefined;
 }
+
+const [PLUS, MINUS, COLON, T] = [43, 45, 58, 84];
+
+/** Whether `text` has the separators of `YYYY-MM-DDTHH:MM:SS[.F]±HH:MM`, its offset's sign at `offsetAt`. */
+const hasSeparators = (text: string, offsetAt: number) =>
+  text.charCodeAt(4) === MINUS &&
+  text.charCodeAt(7) === MINUS &&
+  text.charCodeAt(10) === T &&
+  text.charCodeAt(13) === COLON &&
+  text.charCodeAt(16) === COLON &&
+  text.charCodeAt(offsetAt + 3) === COLON;
 
 /** Where the offset starts after the seconds' fraction (if any), and the fraction in whole milliseconds. */
 function fractionAt(text: string): [number, number] {
   if (text[19] !== '.') return [19, 0];
   let end = 20;
-  while (end < 26 && isDigit(text[end])) end++;
-  return [end, end === 20 ? Number.NaN : fractionMilliseconds(text.slice(20, end))];
+  let milliseconds = 0;
+  while (end < 26 && isDigit(text[end])) {
+    // Only the first three digits count: the milliseconds, cut (not rounded) as fractionMilliseconds does.
+    if (end < 23) milliseconds += (text.charCodeAt(end) - 48) * 10 ** (22 - end);
+    end++;
+  }
+  return [end, end === 20 ? Number.NaN : milliseconds];
 }
 
 const isDigit = (char: string | undefined) => char !== undefined && char >= '0' && char <= '9';
