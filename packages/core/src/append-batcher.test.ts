@@ -135,4 +135,36 @@ describe('AppendBatcher', () => {
     for (const call of calls) call.settle(ok(1));
     await Promise.all([stuck, ...same]);
   });
+
+  it('sends the next appends of the callers a batch answered together, in batches in flight of like size', async () => {
+    // 16 callers append 12 times each, one append after another, as the store's callers do (a few awaits
+    // between an answer and the next append); the server answers each batch after a millisecond.
+    const sizes = async (concurrency: number) => {
+      const batches: number[] = [];
+      const batcher = new AppendBatcher(
+        async (batch) => {
+          batches.push(batch.length);
+          await new Promise((resolve) => setTimeout(resolve, 1));
+          return batch.map(() => ({ max: 0n, positions: [1n] }));
+        },
+        { ...limits, concurrency },
+      );
+      const caller = async (index: number) => {
+        for (let turn = 0; turn < 12; turn++) {
+          await batcher.submit(request(`book-${index}-${turn}`), undefined);
+          await Promise.resolve();
+          await Promise.resolve();
+        }
+      };
+      await Promise.all(Array.from({ length: 16 }, (_, index) => caller(index)));
+      return batches;
+    };
+    // One batch in flight: once the first (alone) is answered, every batch carries all 16 callers (until
+    // the first caller is done).
+    expect((await sizes(1)).slice(1, 12)).toEqual(Array.from({ length: 11 }, () => 16));
+    // Two: past the first few, no caller goes alone while the others go together (before: 1 and 15).
+    const two = await sizes(2);
+    expect(two.reduce((sum, size) => sum + size, 0)).toBe(16 * 12);
+    expect(Math.min(...two.slice(6))).toBeGreaterThanOrEqual(4);
+  });
 });

@@ -22,6 +22,10 @@ export interface BatchingLimits {
   readonly stuckAfterMs: number;
 }
 
+/** Runs `fn` after the promise callbacks queued now (a macrotask: `setImmediate` where there is one). */
+const afterCallbacks: (fn: () => void) => void =
+  typeof setImmediate === 'function' ? setImmediate : (fn) => setTimeout(fn, 0);
+
 type Send = (batch: readonly AppendRequest[], signal: AbortSignal | undefined) => Promise<AppendOutcome[]>;
 
 interface Pending {
@@ -53,6 +57,8 @@ export class AppendBatcher {
   readonly #limits: BatchingLimits;
   readonly #queue: Pending[] = [];
   #active = 0;
+  /** Appends in the batches that hold a slot. */
+  #inFlight = 0;
 
   constructor(send: Send, limits: BatchingLimits) {
     this.#send = send;
@@ -91,6 +97,10 @@ export class AppendBatcher {
     const exclusive = new Set<string>();
     const shared = new Set<string>();
     let keys = 0;
+    // A fair share of what waits and what runs, so that the batches in flight stay alike in size: a lone
+    // caller answered early would otherwise go alone again and again while the others go together.
+    const share = Math.ceil((this.#queue.length + this.#inFlight) / this.#limits.concurrency);
+    const most = Math.min(this.#limits.maxAppends, Math.max(1, share));
     for (const pending of this.#queue) {
       const { request } = pending;
       const size = request.exclusiveKeys.size + request.sharedKeys.size;
@@ -99,7 +109,7 @@ export class AppendBatcher {
         (!first?.alone &&
           !first?.request.escalate &&
           !pending.alone &&
-          taken.length < this.#limits.maxAppends &&
+          taken.length < most &&
           keys + size <= this.#limits.maxKeys &&
           fitsBatch(request, exclusive, shared));
       if (!fits) continue;
@@ -114,11 +124,13 @@ export class AppendBatcher {
 
   async #run(batch: Pending[]): Promise<void> {
     this.#active++;
+    this.#inFlight += batch.length;
     let counted = true;
     const release = () => {
       if (!counted) return;
       counted = false;
       this.#active--;
+      this.#inFlight -= batch.length;
       this.#pump();
     };
     const stuck = setTimeout(release, this.#limits.stuckAfterMs);
@@ -154,7 +166,9 @@ export class AppendBatcher {
       });
       this.#enqueue(again, 'front');
     }
-    release();
+    // The slot is given back once the callers answered here have had their turn: their next appends then
+    // go together in one batch, instead of the first of them alone and the others in the batch after it.
+    afterCallbacks(release);
   }
 
   #listen(pending: Pending, onAbort: () => void): void {

@@ -83,6 +83,7 @@ export function createEventStore(
 ): EventStore {
   if (!primary) throw new InvalidConfigurationError('a primary database is required (got undefined or null)');
   const names = parseTableName(options.tableName);
+  const tag = tableTag(names.table);
   const bound = callBound(options);
   const replicaBound = checkMs(options.replicaTimeoutMs, bound, 'replicaTimeoutMs');
   const fallback = checkFallback(options.replicaFallback);
@@ -454,7 +455,7 @@ export function createEventStore(
               throw new ConcurrencyConflictError(request.expected, max);
             }
             const last = positions.at(-1) as bigint;
-            const event = { tableTag: tableTag(names.table), position: last };
+            const event = { tableTag: tag, position: last };
             return { sequenceNumbers: positions, ...(lsn && { token: encodeToken({ lsn, event }) }) };
           },
           (result) => result.sequenceNumbers.length,
