@@ -36,6 +36,9 @@ async function measure<C>(flavour: Flavour<C>, cluster: Cluster, schema: string)
     // Reads: a 5-event boundary, replayed on the replica, read by every caller.
     let known = 0n;
     for (let index = 0; index < 5; index++) known = await es.append('small-0', known, 1);
+    // Fresh statistics before the reads, or autovacuum's ANALYZE of the tables the appends just filled
+    // lands mid-run and changes the plan between rounds.
+    await flavour.send(primary)({ text: `ANALYZE ${tables.es}, ${tables.raw}`, values: [], name: 'analyze' });
     await cluster.waitForReplay();
     const readRaw = rawRead(flavour.send(replica), tables.es, false, 'raw');
     const eventual = withEventualConsistency();
